@@ -110,7 +110,7 @@ class IsendproValidationError(IsendproError, ValueError):
 
 
 class IsendproApiError(IsendproError):
-    """iSendPro answered and refused the whole request (HTTP 400 ``Erreur`` or an error entry without ``tel``).
+    """iSendPro refused the whole request (HTTP 400 ``Erreur``, or an error entry without ``tel``).
 
     ``code`` and the API's message are kept verbatim.
     """

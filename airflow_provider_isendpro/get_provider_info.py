@@ -1,0 +1,74 @@
+"""Provider metadata read by every Airflow component at start-up.
+
+Kept free of imports: the scheduler, API server, DAG processor, triggerer and workers all call it, and
+Airflow 3.3's API server builds the connection form from it alone (it does not import the hook).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_BASE_URL = "https://apirest.isendpro.com/cgi-bin"
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        # Must equal the canonical distribution name, or discovery fails for every provider.
+        "package-name": "airflow-provider-isendpro",
+        "name": "iSendPro",
+        "description": "Send SMS, qualify numbers (HLR), watch credit and alert by SMS with "
+        "[iSendPro](https://www.isendpro.com/).",
+        "integrations": [
+            {
+                "integration-name": "iSendPro",
+                "external-doc-url": "https://www.isendpro.com/docs/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "iSendPro",
+                "python-modules": ["airflow_provider_isendpro.hooks.isendpro"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "isendpro",
+                "hook-class-name": "airflow_provider_isendpro.hooks.isendpro.IsendproHook",
+                "hook-name": "iSendPro SMS",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {"host": "API base URL", "password": "API key (keyid)"},
+                    "placeholders": {
+                        "host": DEFAULT_BASE_URL,
+                        "password": "Mon compte → Mon API → keyid",
+                        "description": "iSendPro account used by SMS tasks",
+                    },
+                },
+                "conn-fields": {
+                    "sender": {
+                        "label": "Default sender (emetteur)",
+                        "description": "4 to 11 characters from A-Z, 0-9 and space, not only digits. "
+                        "Empty: iSendPro's default short code.",
+                        "schema": {"type": ["string", "null"], "maxLength": 11},
+                    },
+                    "connect_timeout": {
+                        "label": "Connect timeout (s)",
+                        "description": "Seconds to wait for the TCP/TLS connection to open.",
+                        "schema": {"type": ["number", "null"], "default": 5, "minimum": 0.1},
+                    },
+                    "read_timeout": {
+                        "label": "Read timeout (s)",
+                        "description": "Seconds to wait for iSendPro's answer once the request is sent.",
+                        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0.1},
+                    },
+                    "sandbox": {
+                        "label": "Sandbox mode",
+                        "description": "Send iSendPro's undocumented sandbox flag on SMS sends "
+                        "(test mode, not billed).",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
+                },
+            }
+        ],
+    }
