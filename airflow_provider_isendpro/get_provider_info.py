@@ -42,7 +42,6 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {
                         "host": DEFAULT_BASE_URL,
                         "password": "Mon compte → Mon API → keyid",
-                        "description": "iSendPro account used by SMS tasks",
                     },
                 },
                 "conn-fields": {

@@ -186,9 +186,11 @@ def send_sms_multi(
     include numbers in metropolitan France (iSendPro refuses UCS-2 there): split such batches by region.
     Other parameters as for :func:`send_sms`. Never retried once the request has left.
     """
+    from airflow_provider_isendpro.sms import PreparedMessage
+
     numbers = _numbers(to, "to")
-    shared = isinstance(text, str) or not isinstance(text, Sequence)
-    texts: Sequence[str | PreparedMessage] = [text] if shared else text
+    shared = isinstance(text, (str, PreparedMessage))
+    texts: list[str | PreparedMessage] = [text] if isinstance(text, (str, PreparedMessage)) else list(text)
     if not shared and len(texts) != len(numbers):
         raise IsendproValidationError(
             field="text",

@@ -1,0 +1,35 @@
+"""Test environment: a throw-away AIRFLOW_HOME set before anything imports Airflow.
+
+Airflow registers no pytest plugin, so this top-level conftest runs first. Hooks, clients and operators
+need no database; tests that run DAGs use the ``airflow_db`` fixture (migrated once per session).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_home = tempfile.mkdtemp(prefix="airflow-home-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)
+os.environ["AIRFLOW_HOME"] = _home
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags_examples")
+os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
+    del os.environ[_name]
+
+#: Obviously fake keys. The distinctive one is searched for in logs and errors by the leak tests.
+FAKE_KEY = "emulator-fake-keyid"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated, empty metadata DB (SQLite in the temporary AIRFLOW_HOME)."""
+    from airflow.utils import db
+
+    db.resetdb()

@@ -1,0 +1,68 @@
+"""Registration with Airflow: discovery, connection type, and the connection form the API server serves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from airflow_provider_isendpro.get_provider_info import get_provider_info
+
+
+def test_package_name_is_the_canonical_distribution_name() -> None:
+    from importlib.metadata import distribution
+
+    assert get_provider_info()["package-name"] == distribution("airflow-provider-isendpro").name
+
+
+def test_providers_manager_discovers_the_provider_and_connection_type() -> None:
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    assert "airflow-provider-isendpro" in ProvidersManager().providers
+    hooks = ProvidersManagerTaskRuntime().hooks
+    assert "isendpro" in hooks
+    assert hooks["isendpro"].hook_class_name == "airflow_provider_isendpro.hooks.isendpro.IsendproHook"
+    assert hooks["isendpro"].connection_id_attribute_name == "isendpro_conn_id"
+
+
+def test_connection_form_metadata_as_served_by_the_api_server() -> None:
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    metas = {m.connection_type: m for m in HookMetaService.hook_meta_data()}
+    meta = metas["isendpro"].model_dump()
+    assert meta["hook_name"] == "iSendPro SMS"
+    standard = meta["standard_fields"]
+    assert standard["host"]["title"] == "API base URL"
+    assert standard["host"]["placeholder"] == "https://apirest.isendpro.com/cgi-bin"
+    assert standard["password"]["title"] == "API key (keyid)"
+    for hidden in ("url_schema", "port", "login"):
+        assert standard[hidden]["hidden"] is True
+    extra = meta["extra_fields"]
+    assert set(extra) == {"sender", "connect_timeout", "read_timeout", "sandbox"}
+    assert extra["sender"]["schema"]["maxLength"] == 11
+    assert extra["read_timeout"]["value"] == 30
+    assert extra["connect_timeout"]["value"] == 5
+    assert extra["sandbox"]["schema"]["type"] == ["boolean", "null"]
+
+
+def test_airflow_providers_list_cli_shows_the_provider() -> None:
+    airflow = Path(sys.executable).with_name("airflow")
+    out = subprocess.run(
+        [str(airflow), "providers", "list", "-o", "plain"],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert "airflow-provider-isendpro" in out
+
+
+def test_hook_module_import_is_light() -> None:
+    """Importing the hook pulls in neither phonenumbers, httpx's client, nor the emulator."""
+    code = (
+        "import sys, airflow.sdk; before = set(sys.modules);"
+        "import airflow_provider_isendpro.hooks.isendpro;"
+        "new = set(sys.modules) - before;"
+        "bad = sorted(m for m in new if m.split('.')[0] in {'phonenumbers'} or 'testing' in m);"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
