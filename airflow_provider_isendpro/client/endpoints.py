@@ -149,7 +149,7 @@ def send_sms(
     number = _number(to)
     message = _message(
         text,
-        metropolitan=number.metropolitan,
+        metropolitan=number.gsm_only,
         sender=sender,
         nostop=nostop,
         max_segments=max_segments,
@@ -183,7 +183,7 @@ def send_sms_multi(
 
     ``text`` is either one message for everybody or a list aligned with ``to``; ``trackers`` likewise
     aligns with ``to``. ``ucs2`` is one flag for the whole request, so a request that needs UCS-2 must not
-    include numbers in metropolitan France (iSendPro refuses UCS-2 there): split such batches by region.
+    include French numbers (iSendPro sends them GSM-7 only): split such batches by region.
     Other parameters as for :func:`send_sms`. Never retried once the request has left.
     """
     from airflow_provider_isendpro.sms import PreparedMessage
@@ -197,11 +197,11 @@ def send_sms_multi(
             value=f"{len(texts)} texts",
             rule=f"a list of texts must give exactly one text per number ({len(numbers)})",
         )
-    any_metropolitan = any(n.metropolitan for n in numbers)
+    any_gsm_only = any(n.gsm_only for n in numbers)
     messages = [
         _message(
             t,
-            metropolitan=any_metropolitan if shared else numbers[i].metropolitan,
+            metropolitan=any_gsm_only if shared else numbers[i].gsm_only,
             sender=sender,
             nostop=nostop,
             max_segments=max_segments,
@@ -210,17 +210,17 @@ def send_sms_multi(
         for i, t in enumerate(texts)
     ]
     ucs2 = any(m.ucs2 for m in messages)
-    if ucs2 and any_metropolitan:
+    if ucs2 and any_gsm_only:
         raise IsendproValidationError(
             field="to",
-            value=next(n.wire for n in numbers if n.metropolitan),
-            rule="this request needs UCS-2 for some texts, which iSendPro refuses for numbers in "
-            "metropolitan France: send those numbers in a separate request, or transliterate",
+            value=next(n.wire for n in numbers if n.gsm_only),
+            rule="this request needs UCS-2 for some texts, which is not sent to French numbers "
+            "(GSM-7 only): send those numbers in a separate request, or transliterate",
         )
     fields: dict[str, Any] = {
         "num": [n.wire for n in numbers],
         "sms": [m.text for m in messages],
-        "smslong": max(messages, key=lambda m: m.segments).smslong,
+        "smslong": str(max(int(m.smslong) for m in messages)),
     }
     fields.update(_send_options(sender=sender, send_at=send_at, nostop=nostop))
     if ucs2:

@@ -1,0 +1,241 @@
+"""Sending planned batches exactly once: ledger first, request second, accounting always.
+
+For each batch: if the ledger already knows it (an earlier try), report what it knows and send nothing;
+otherwise record it ``pending``, send it, and record the outcome. A batch whose outcome is unknown
+(timeout after the request left, or a worker that died mid-request) is never resent automatically.
+The first error stops sending; the remaining recipients are still accounted for (``skipped``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from airflow_provider_isendpro.errors import (
+    IsendproError,
+    IsendproRecipientError,
+    IsendproUnknownOutcomeError,
+)
+from airflow_provider_isendpro.sending.ledger import BatchRecord, Ledger, State, fingerprint
+from airflow_provider_isendpro.sending.plan import Planned, Unplanned, batches
+from airflow_provider_isendpro.sending.report import SendReport
+
+if TYPE_CHECKING:
+    from airflow_provider_isendpro.client import IsendproClient, RecipientStatus, SendResult
+    from airflow_provider_isendpro.sms import ScheduledSend
+
+log = logging.getLogger("airflow_provider_isendpro.sending")
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """Request options shared by every batch of a send."""
+
+    sender: str | None = None
+    nostop: bool = False
+    send_at: ScheduledSend | None = None
+    sandbox: bool | None = None
+    batch_size: int = 500
+    resend_unknown: bool = False
+    max_rejected_ratio: float | None = None
+    single_request: bool = False
+
+
+def _same_number(tel: str, wire: str) -> bool:
+    digits = "".join(c for c in tel if c.isdigit())
+    return bool(digits) and digits[-9:] == wire[-9:]
+
+
+class SendEngine:
+    """Sends the batches of one task instance through ``client``, recording them in ``ledger``."""
+
+    def __init__(
+        self, client: IsendproClient, ledger: Ledger, options: SendOptions, report: SendReport
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.options = options
+        self.report = report
+        self._batch_no = 0
+
+    def run(self, planned: Iterator[Planned | Unplanned]) -> None:
+        """Send everything; raise the first error only after every recipient has been accounted for."""
+        error: IsendproError | None = None
+        for entry in batches(planned, self.options.batch_size):
+            if isinstance(entry, Unplanned):
+                self.report.add(entry.status, entry.index, entry.raw, reason=entry.reason)
+            elif error is not None:
+                self._account(
+                    entry, "skipped", reason=f"not sent: the send stopped at an error ({error.message})"
+                )
+                self.report.batches["skipped"] += 1
+            else:
+                try:
+                    self._send_batch(entry)
+                except IsendproError as exc:
+                    error = exc
+        if error is not None:
+            raise error
+
+    # -- one batch ------------------------------------------------------------------------------------
+
+    def _send_batch(self, batch: list[Planned]) -> None:
+        self._batch_no += 1
+        batch = self._drop_known(batch)
+        if not batch:
+            return
+        trackers = [p.tracker for p in batch]
+        batch_id = fingerprint(trackers)
+        self.ledger.write(BatchRecord(batch_id, "pending", trackers))
+        try:
+            result = self._request(batch)
+        except IsendproUnknownOutcomeError as exc:
+            self.ledger.write(BatchRecord(batch_id, "unknown", trackers, reason=exc.message))
+            self._account(batch, "unknown", reason=exc.message)
+            self.report.batches["unknown"] += 1
+            log.error("batch %d: %d recipients, outcome unknown: %s", self._batch_no, len(batch), exc.message)
+            raise
+        except IsendproError as exc:
+            # Refused whole (4xx), rate limited, or never connected: iSendPro carried nothing out.
+            self.ledger.forget(batch_id)
+            self._account(batch, "skipped", reason=f"not sent: {exc.message}")
+            self.report.batches["skipped"] += 1
+            raise
+        finally:
+            self.report.requests += 1
+        outcomes = self._record(batch, result)
+        self.ledger.write(BatchRecord(batch_id, "done", trackers, outcomes=outcomes))
+        self.report.batches["sent"] += 1
+        self._check_ratio()
+
+    def _drop_known(self, batch: list[Planned]) -> list[Planned]:
+        """Report and remove what an earlier try already settled; keep what must (still) be sent."""
+        if self.ledger.empty:
+            return batch
+        record = self.ledger.get(fingerprint(p.tracker for p in batch))
+        if record is not None:
+            known = [(p, record.state, record.outcomes.get(p.tracker)) for p in batch]
+            if record.state == "done":
+                self.report.batches["from_ledger"] += 1
+        else:  # the batch changed shape since the earlier try: settle recipient by recipient
+            known = []
+            for p in batch:
+                found = self.ledger.lookup(p.tracker)
+                if found is not None:
+                    known.append((p, found[0], found[1]))
+        remaining = {p.tracker for p in batch}
+        for planned, state, outcome in known:
+            if self._report_earlier(planned, state, outcome):
+                remaining.discard(planned.tracker)
+        if len(remaining) < len(batch):
+            log.info(
+                "batch %d: %d of %d recipients settled by an earlier try (ledger %s)",
+                self._batch_no, len(batch) - len(remaining), len(batch), self.ledger.describe(),
+            )  # fmt: skip
+        return [p for p in batch if p.tracker in remaining]
+
+    def _report_earlier(self, planned: Planned, state: State, outcome: tuple[int, int | None] | None) -> bool:
+        """Report one recipient from the ledger; False when it must be sent (again) now."""
+        wire, tracker = planned.number.wire, planned.tracker
+        if state == "done" and outcome is not None:
+            code, segments = outcome
+            bucket = "already_sent" if code == 0 else "already_rejected"
+            self.report.add(bucket, planned.index, wire, tracker=tracker, code=code, segments=segments)
+            return True
+        if self.options.resend_unknown:
+            return False
+        self.report.add(
+            "unknown", planned.index, wire, tracker=tracker,
+            reason="outcome unknown since an earlier try (timeout or interrupted worker); not resent "
+            "(set resend_unknown=True to resend, or check the campaign report for this tracker)",
+        )  # fmt: skip
+        return True
+
+    def _request(self, batch: list[Planned]) -> SendResult:
+        o = self.options
+        if o.single_request and len(batch) == 1:
+            one = batch[0]
+            return self.client.send_sms(
+                one.number, one.message, tracker=one.tracker,
+                sender=o.sender, send_at=o.send_at, nostop=o.nostop, sandbox=o.sandbox,
+            )  # fmt: skip
+        shared = len({id(p.message) for p in batch}) == 1
+        return self.client.send_sms_multi(
+            [p.number for p in batch],
+            batch[0].message if shared else [p.message for p in batch],
+            trackers=[p.tracker for p in batch],
+            sender=o.sender, send_at=o.send_at, nostop=o.nostop, sandbox=o.sandbox,
+        )  # fmt: skip
+
+    def _record(self, batch: list[Planned], result: SendResult) -> dict[str, tuple[int, int | None]]:
+        statuses = self._match(batch, result)
+        outcomes: dict[str, tuple[int, int | None]] = {}
+        accepted = rejected = 0
+        for planned, status in zip(batch, statuses, strict=True):
+            wire, tracker = planned.number.wire, planned.tracker
+            if status is None:
+                self.report.add(
+                    "unknown",
+                    planned.index,
+                    wire,
+                    tracker=tracker,
+                    reason="no entry for this number in iSendPro's answer",
+                )
+                continue
+            outcomes[tracker] = (status.code, status.segments)
+            if status.accepted:
+                accepted += 1
+                self.report.segments_billed += status.segments or 0
+                self.report.add("sent", planned.index, wire, tracker=tracker, segments=status.segments)
+            else:
+                rejected += 1
+                self.report.add(
+                    "rejected", planned.index, wire, tracker=tracker, code=status.code, message=status.message
+                )
+        log.info(
+            "batch %d: %d recipients, %d accepted, %d rejected",
+            self._batch_no,
+            len(batch),
+            accepted,
+            rejected,
+        )
+        return outcomes
+
+    @staticmethod
+    def _match(batch: list[Planned], result: SendResult) -> list[RecipientStatus | None]:
+        """Pair answers with recipients: by position when they line up, else by number."""
+        entries = result.recipients
+        if len(entries) == len(batch) and all(
+            _same_number(e.number, p.number.wire) for e, p in zip(entries, batch, strict=True)
+        ):
+            return list(entries)
+        pool: dict[str, list[RecipientStatus]] = {}
+        for entry in entries:
+            digits = "".join(c for c in entry.number if c.isdigit())[-9:]
+            pool.setdefault(digits, []).append(entry)
+        matched: list[RecipientStatus | None] = []
+        for planned in batch:
+            queue = pool.get(planned.number.wire[-9:])
+            matched.append(queue.pop(0) if queue else None)
+        return matched
+
+    def _check_ratio(self) -> None:
+        limit = self.options.max_rejected_ratio
+        if limit is None:
+            return
+        counts = self.report.counts
+        attempted = counts["sent"] + counts["rejected"]
+        if attempted and counts["rejected"] / attempted > limit:
+            raise IsendproRecipientError(
+                f"{counts['rejected']} of {attempted} recipients rejected by iSendPro "
+                f"({counts['rejected'] / attempted:.0%}), above max_rejected_ratio={limit:g}: the send was "
+                f"stopped; codes: {dict(self.report.rejected_by_code)}"
+            )
+
+    def _account(self, batch: list[Planned], bucket: str, *, reason: str) -> None:
+        for planned in batch:
+            self.report.add(
+                bucket, planned.index, planned.number.wire, tracker=planned.tracker, reason=reason
+            )

@@ -1,0 +1,222 @@
+"""The send ledger: a durable record of each batch, so that a task retry never texts anyone twice.
+
+Why object storage (a local directory, or any ``ObjectStoragePath`` URL such as ``s3://bucket/ledger``):
+Airflow clears XCom at the start of every try, so the record must live outside Airflow's per-try state;
+one small object per batch scales to million-recipient sends (a batch writes two small objects, a retry
+lists one directory), works unchanged on S3, GCS, Azure or a shared volume, and keeps phone-number
+outcomes out of the metadata DB and the Variables UI. Airflow Variables would mean a DB row rewritten
+per batch and visible to every UI user. In a distributed deployment (Celery, Kubernetes) point
+``[isendpro] ledger_path`` at storage every worker reaches; the default, under ``$AIRFLOW_HOME``, only
+suits a single machine.
+
+Protocol per batch, keyed by a fingerprint of its trackers: write ``pending`` *before* the request, then
+``done`` (with each tracker's code and billed segments) or ``unknown`` after it. A ``pending`` record found
+by a retry means the worker died mid-request: that batch is in doubt, exactly like a timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+State = Literal["pending", "done", "unknown"]
+_VERSION = 1
+
+
+def fingerprint(trackers: Iterable[str]) -> str:
+    """A batch's identity: the same recipients and texts give the same batch on every try."""
+    digest = hashlib.sha256()
+    for tracker in trackers:
+        digest.update(tracker.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:32]
+
+
+@dataclass
+class BatchRecord:
+    """What the ledger knows of one batch. ``outcomes`` maps tracker → (code, segments billed)."""
+
+    fingerprint: str
+    state: State
+    trackers: list[str]
+    outcomes: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    reason: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": _VERSION,
+                "fingerprint": self.fingerprint,
+                "state": self.state,
+                "trackers": self.trackers,
+                "outcomes": {t: list(o) for t, o in self.outcomes.items()},
+                "reason": self.reason,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> BatchRecord:
+        data = json.loads(text)
+        return cls(
+            fingerprint=data["fingerprint"],
+            state=data["state"],
+            trackers=list(data["trackers"]),
+            outcomes={
+                t: (int(o[0]), None if o[1] is None else int(o[1])) for t, o in data["outcomes"].items()
+            },
+            reason=data.get("reason", ""),
+        )
+
+
+class LedgerStore(Protocol):
+    """Where records live: names are ``<fingerprint>.json`` under one task instance's folder."""
+
+    def names(self) -> set[str]: ...
+    def read(self, name: str) -> str: ...
+    def write(self, name: str, text: str) -> None: ...
+    def delete(self, name: str) -> None: ...
+    def describe(self) -> str: ...
+
+
+class LocalLedgerStore:
+    """A directory on this machine. Writes are atomic and fsync'ed: a record is whole or absent."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def names(self) -> set[str]:
+        if not self.root.is_dir():
+            return set()
+        return {p.name for p in self.root.iterdir() if p.suffix == ".json"}
+
+    def read(self, name: str) -> str:
+        return (self.root / name).read_text("utf-8")
+
+    def write(self, name: str, text: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.root)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / name)
+        dir_fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def delete(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+
+class ObjectStorageLedgerStore:
+    """An Airflow ``ObjectStoragePath`` folder (s3://, gs://, abfs://...): one object per record.
+
+    Object stores write whole objects, so a record is never half-written there either.
+    """
+
+    def __init__(self, url: str, conn_id: str | None = None) -> None:
+        from airflow.sdk import ObjectStoragePath
+
+        self.root = ObjectStoragePath(url, conn_id=conn_id)
+
+    def names(self) -> set[str]:
+        if not self.root.exists():
+            return set()
+        return {p.name for p in self.root.iterdir() if p.name.endswith(".json")}
+
+    def read(self, name: str) -> str:
+        return str((self.root / name).read_text())
+
+    def write(self, name: str, text: str) -> None:
+        (self.root / name).write_text(text)
+
+    def delete(self, name: str) -> None:
+        target = self.root / name
+        if target.exists():
+            target.unlink()
+
+    def describe(self) -> str:
+        return str(self.root)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
+
+
+def _segment(value: str) -> str:
+    """A path segment from an Airflow id (run ids hold ':' and '+'), readable and collision-free."""
+    clean = _UNSAFE.sub("_", value)
+    if clean == value:
+        return value
+    return f"{clean}~{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+
+
+def open_store(root: str, scope: Iterable[str], conn_id: str | None = None) -> LedgerStore:
+    """The store for one task instance: ``<root>/<dag>/<run>/<task>/<map index>/``."""
+    parts = [_segment(p) for p in scope]
+    if "://" in root and not root.startswith("file://"):
+        return ObjectStorageLedgerStore("/".join([root.rstrip("/"), *parts]), conn_id=conn_id)
+    base = Path(root.removeprefix("file://"))
+    return LocalLedgerStore(base.joinpath(*parts))
+
+
+class Ledger:
+    """Batch records of one task instance, read once at start and written as batches go."""
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+        self._names = store.names()
+        self._by_tracker: dict[str, tuple[State, tuple[int, int | None] | None]] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self._names
+
+    def describe(self) -> str:
+        return self.store.describe()
+
+    def get(self, batch_fingerprint: str) -> BatchRecord | None:
+        name = f"{batch_fingerprint}.json"
+        return BatchRecord.from_json(self.store.read(name)) if name in self._names else None
+
+    def write(self, record: BatchRecord) -> None:
+        name = f"{record.fingerprint}.json"
+        self.store.write(name, record.to_json())
+        self._names.add(name)
+
+    def forget(self, batch_fingerprint: str) -> None:
+        """Drop a pending record of a batch that certainly did not reach iSendPro."""
+        name = f"{batch_fingerprint}.json"
+        self.store.delete(name)
+        self._names.discard(name)
+
+    def lookup(self, tracker: str) -> tuple[State, tuple[int, int | None] | None] | None:
+        """Per-tracker fallback for a retry whose batches changed shape (input changed between tries).
+
+        Loads every record once; only used when a batch fingerprint is not found in a non-empty ledger.
+        """
+        if self._by_tracker is None:
+            self._by_tracker = dict(self._all_trackers())
+        return self._by_tracker.get(tracker)
+
+    def _all_trackers(self) -> Iterator[tuple[str, tuple[State, tuple[int, int | None] | None]]]:
+        for name in sorted(self._names):
+            record = BatchRecord.from_json(self.store.read(name))
+            for tracker in record.trackers:
+                yield tracker, (record.state, record.outcomes.get(tracker))
+
+
+def record_summary(record: BatchRecord) -> dict[str, Any]:
+    return {"fingerprint": record.fingerprint, "state": record.state, "recipients": len(record.trackers)}

@@ -1,0 +1,113 @@
+"""The accounting of a send: every input recipient lands in exactly one bucket, and the totals add up.
+
+Per-recipient detail is spooled to a temporary JSON-lines file as it happens (memory stays flat), then
+either returned inline (small sends) or copied to a file/object-storage path whose location is returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from typing import IO, Any
+
+#: Every bucket a recipient can end in. Their counts add up to ``input``.
+BUCKETS = (
+    "sent",
+    "rejected",
+    "invalid",
+    "duplicate",
+    "already_sent",
+    "already_rejected",
+    "unknown",
+    "skipped",
+)
+
+
+class SendReport:
+    """Counts, segments, and per-recipient detail of one send (one task try)."""
+
+    def __init__(self, *, max_inline: int = 100) -> None:
+        self.counts: Counter[str] = Counter({b: 0 for b in BUCKETS})
+        self.rejected_by_code: Counter[str] = Counter()
+        self.segments_estimated = 0
+        self.segments_billed = 0
+        self.requests = 0
+        self.batches = Counter({"sent": 0, "from_ledger": 0, "unknown": 0, "skipped": 0})
+        self.credit_before: dict[str, Any] | None = None
+        self.credit_after: dict[str, Any] | None = None
+        self.max_inline = max_inline
+        self._spool: IO[str] | None = None
+        self._lines = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts[b] for b in BUCKETS)
+
+    def add(self, bucket: str, index: int, number: str, **detail: Any) -> None:
+        """Record one recipient's fate (``detail``: tracker, code, message, segments...)."""
+        self.counts[bucket] += 1
+        if bucket == "rejected":
+            self.rejected_by_code[str(detail.get("code"))] += 1
+        if self._spool is None:
+            fd, _path = tempfile.mkstemp(prefix="isendpro-details-", suffix=".jsonl")
+            self._spool = os.fdopen(fd, "w+", encoding="utf-8")
+            os.unlink(_path)  # anonymous: removed however the task ends
+        row = {"index": index, "number": number, "status": bucket}
+        row.update((k, v) for k, v in detail.items() if v is not None)
+        self._spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._lines += 1
+
+    def iter_details(self) -> Any:
+        if self._spool is None:
+            return iter(())
+        self._spool.flush()
+        self._spool.seek(0)
+        return (json.loads(line) for line in self._spool)
+
+    def export_details(self, destination: str | None, conn_id: str | None = None) -> str | None:
+        """Copy the per-recipient detail (JSON lines, sorted by input index) to ``destination``."""
+        if destination is None or self._lines == 0:
+            return None
+        rows = sorted(self.iter_details(), key=lambda r: r["index"])
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        if "://" in destination and not destination.startswith("file://"):
+            from airflow.sdk import ObjectStoragePath
+
+            target = ObjectStoragePath(destination, conn_id=conn_id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        else:
+            path = destination.removeprefix("file://")
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        return destination
+
+    def to_dict(
+        self, *, details_location: str | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The XCom value: plain JSON, totals that add up to ``input``, never the API key."""
+        result: dict[str, Any] = {
+            "input": self.total,
+            "counts": {b: self.counts[b] for b in BUCKETS},
+            "rejected_by_code": dict(sorted(self.rejected_by_code.items())),
+            "segments": {"estimated": self.segments_estimated, "billed": self.segments_billed},
+            "requests": self.requests,
+            "batches": dict(self.batches),
+        }
+        if self.credit_before is not None or self.credit_after is not None:
+            result["credit"] = {"before": self.credit_before, "after": self.credit_after}
+        if self._lines <= self.max_inline:
+            result["recipients"] = sorted(self.iter_details(), key=lambda r: r["index"])
+        else:
+            result["recipients"] = None
+            result["details_path"] = details_location
+        result.update(extra or {})
+        return result
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
