@@ -124,6 +124,10 @@ class IsendproRecipientError(IsendproApiError):
     """iSendPro refused one recipient (code 11 blacklisted, 21 not assigned...) while accepting the call."""
 
 
+class IsendproCreditError(IsendproError):
+    """The account's credit cannot cover a planned send; nothing was sent."""
+
+
 class IsendproTransportError(IsendproError):
     """The exchange with iSendPro failed below the API level: network, 5xx, 429, unreadable body."""
 

@@ -1,0 +1,349 @@
+"""``SendSmsOperator``: one, many or personalised SMS, sent exactly once across task retries."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_isendpro.errors import IsendproValidationError
+
+if TYPE_CHECKING:
+    import jinja2
+    from airflow.sdk import Context
+
+    from airflow_provider_isendpro.sending.ledger import Ledger
+
+_CHOICES = {
+    "on_invalid": ("fail", "skip"),
+    "on_rejected": ("fail", "warn", "ignore"),
+    "quiet_hours": ("fail", "defer"),
+}
+
+
+def _choice(name: str, value: str) -> str:
+    if value not in _CHOICES[name]:
+        allowed = ", ".join(repr(c) for c in _CHOICES[name])
+        raise IsendproValidationError(field=name, value=value, rule=f"must be one of {allowed}")
+    return value
+
+
+def _as_int(name: str, value: Any, minimum: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise IsendproValidationError(field=name, value=value, rule=f"must be a whole number >= {minimum}")
+    return number
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", "", "none"):
+        return False
+    raise IsendproValidationError(field=name, value=value, rule="must be true or false")
+
+
+def default_ledger_root() -> str:
+    """``[isendpro] ledger_path`` from the Airflow configuration, else ``$AIRFLOW_HOME/isendpro/ledger``."""
+    from airflow.sdk.configuration import conf
+
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return str(conf.get("isendpro", "ledger_path", fallback="") or os.path.join(home, "isendpro", "ledger"))
+
+
+class SendSmsOperator(BaseOperator):
+    """Send SMS through iSendPro: to one number, a list, rows with personal fields, or a file of numbers.
+
+    Every recipient is normalised, validated and de-duplicated, and every message checked (encoding,
+    segments) before the first request. Recipients are sent in batches (``/smsmulti``), each recorded in
+    a *send ledger* first, so a retried task never texts anyone twice. The XCom result (also pushed as
+    ``send_report`` when the task fails) counts every recipient in exactly one bucket.
+
+    :param recipients: a number, several numbers separated by commas, a list of numbers, or a list of
+        rows (dicts) holding a number under ``number_field`` and fields for personalisation. Templated;
+        an ``XComArg`` works.
+    :param recipients_file: a file with one number per line, or a CSV whose header names ``number_field``
+        (local path or object-storage URL). Streamed: suited to very large lists.
+    :param text: the message, Jinja-templated (or a ``.txt``/``.j2`` template file). Use
+        ``{{ recipient.<field> }}`` to personalise it per row.
+    :param number_field: the row field (or CSV column) that holds the number.
+    :param sender: sender id (``emetteur``), 4-11 letters/digits; default: the connection's ``sender``.
+        A custom sender makes iSendPro append its STOP mention (counted in the segments).
+    :param send_at: schedule the send (aware datetime or ISO 8601 string with offset); default now.
+    :param nostop: ask iSendPro to leave out the STOP mention (approved non-commercial accounts only).
+    :param transliterate: replace characters outside GSM-7 (’ « œ ê …) for French numbers instead of failing.
+    :param max_segments: refuse any message longer than this many SMS parts (1-6).
+    :param marketing: apply the French marketing rules: no sending 20:00-08:00, Sundays or public holidays.
+    :param quiet_hours: with ``marketing``: ``"fail"``, or ``"defer"`` to schedule at the next allowed time.
+    :param region: default region for numbers without a country code.
+    :param strict_numbers: accept only allocated number ranges (False: any possible number).
+    :param sandbox: iSendPro's sandbox flag (None: the connection's setting).
+    :param batch_size: recipients per ``/smsmulti`` request.
+    :param on_invalid: ``"fail"`` (default: nothing is sent if any recipient is invalid; all are listed)
+        or ``"skip"`` (send to the valid ones).
+    :param on_rejected: when iSendPro refuses some numbers (blacklisted 11, unassigned 21...):
+        ``"fail"`` the task after sending to the others, ``"warn"`` or ``"ignore"``.
+    :param max_rejected_ratio: stop sending when more than this share of recipients is rejected.
+    :param resend_unknown: on a retry, resend recipients whose earlier outcome is unknown (risk: twice).
+    :param dry_run: plan only: no request; the XCom is the plan (recipients, encoding, segments, cost).
+    :param max_recipients: refuse to send to more recipients than this.
+    :param max_total_segments: refuse a send that needs more SMS segments than this.
+    :param check_credit: read the credit first and refuse a send it cannot cover.
+    :param unit_price: price of one segment in euros, for estimates (default: derived from the credit).
+    :param ledger_path: where the send ledger lives (default ``[isendpro] ledger_path``, else
+        ``$AIRFLOW_HOME/isendpro/ledger``). Use shared storage (``s3://…``) with several workers.
+    :param ledger_conn_id: Airflow connection for an object-storage ledger path.
+    :param details_path: where per-recipient results go when there are more than ``max_inline_results``
+        (default: beside the ledger).
+    :param max_inline_results: per-recipient results kept in the XCom itself, at most.
+    :param isendpro_conn_id: the iSendPro connection.
+    """
+
+    template_fields: Sequence[str] = (
+        "recipients", "recipients_file", "text", "number_field", "sender", "send_at", "nostop",
+        "transliterate", "max_segments", "sandbox", "dry_run", "batch_size", "ledger_path", "details_path",
+        "isendpro_conn_id",
+    )  # fmt: skip
+    template_ext: Sequence[str] = (".txt", ".j2")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"text": "jinja", "recipients": "json"}
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        text: str,
+        recipients: Any = None,
+        recipients_file: str | None = None,
+        number_field: str = "number",
+        sender: str | None = None,
+        send_at: Any = None,
+        nostop: bool = False,
+        transliterate: bool = False,
+        max_segments: int = 6,
+        marketing: bool = False,
+        quiet_hours: str = "fail",
+        region: str = "FR",
+        strict_numbers: bool = True,
+        sandbox: bool | None = None,
+        batch_size: int = 500,
+        on_invalid: str = "fail",
+        on_rejected: str = "fail",
+        max_rejected_ratio: float | None = None,
+        resend_unknown: bool = False,
+        dry_run: bool = False,
+        max_recipients: int | None = None,
+        max_total_segments: int | None = None,
+        check_credit: bool = False,
+        unit_price: float | None = None,
+        ledger_path: str | None = None,
+        ledger_conn_id: str | None = None,
+        details_path: str | None = None,
+        max_inline_results: int = 100,
+        isendpro_conn_id: str = "isendpro_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (recipients is None) == (recipients_file is None):
+            raise IsendproValidationError(
+                field="recipients", value=None, rule="give exactly one of recipients= or recipients_file="
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise IsendproValidationError(
+                field="text", value=text, rule="must be a non-empty message or template"
+            )
+        self.recipients = recipients
+        self.recipients_file = recipients_file
+        self.text = text
+        self.number_field = number_field
+        self.sender = sender
+        self.send_at = send_at
+        self.nostop = nostop
+        self.transliterate = transliterate
+        self.max_segments = max_segments
+        self.marketing = marketing
+        self.quiet_hours = _choice("quiet_hours", quiet_hours)
+        self.region = region
+        self.strict_numbers = strict_numbers
+        self.sandbox = sandbox
+        self.batch_size = batch_size
+        self.on_invalid = _choice("on_invalid", on_invalid)
+        self.on_rejected = _choice("on_rejected", on_rejected)
+        if max_rejected_ratio is not None and not 0 <= max_rejected_ratio <= 1:
+            raise IsendproValidationError(
+                field="max_rejected_ratio", value=max_rejected_ratio, rule="must be between 0 and 1"
+            )
+        self.max_rejected_ratio = max_rejected_ratio
+        self.resend_unknown = resend_unknown
+        self.dry_run = dry_run
+        self.max_recipients = max_recipients
+        self.max_total_segments = max_total_segments
+        self.check_credit = check_credit
+        self.unit_price = unit_price
+        self.ledger_path = ledger_path
+        self.ledger_conn_id = ledger_conn_id
+        self.details_path = details_path
+        self.max_inline_results = max_inline_results
+        self.isendpro_conn_id = isendpro_conn_id
+        self._personalised = False
+        self._jinja_env: jinja2.Environment | None = None
+
+    # -- templating: `text` is rendered per recipient when it uses {{ recipient... }} -------------------
+
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        import jinja2.meta
+
+        env = jinja_env or self.get_template_env()
+        self._jinja_env = env
+        others = [f for f in self.template_fields if f != "text"]
+        self._do_render_template_fields(self, others, context, env, set())
+        self._personalised = "recipient" in jinja2.meta.find_undeclared_variables(env.parse(self.text))
+        if not self._personalised:
+            self._do_render_template_fields(self, ["text"], context, env, set())
+
+    def _renderer(self, context: Context) -> Any:
+        if not self._personalised:
+            text = str(self.text)
+            return lambda _fields: text
+        env = self._jinja_env or self.get_template_env()
+        template = env.from_string(self.text)
+        base = dict(context)
+
+        def render(fields: Any) -> str:
+            return str(template.render({**base, "recipient": fields or {}}))
+
+        return render
+
+    # -- execution ----------------------------------------------------------------------------------
+
+    def _source(self) -> Any:
+        from airflow_provider_isendpro.sending.sources import file_source, value_source
+
+        if self.recipients_file is not None:
+            return file_source(str(self.recipients_file), self.number_field, self.ledger_conn_id)
+        recipients = self.recipients
+        if recipients is None or recipients in ([], ""):
+            raise IsendproValidationError(
+                field="recipients", value=recipients, rule="is empty: no one to send to"
+            )
+        return value_source(recipients, self.number_field)
+
+    def _scope(self, context: Context) -> list[str]:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        return [
+            self.dag_id,
+            str(context["run_id"]),
+            self.task_id,
+            str(-1 if map_index is None else map_index),
+        ]
+
+    def _send_time(self, context: Context) -> Any:
+        from airflow_provider_isendpro.sms import check_quiet_hours, schedule_send
+
+        when = self.send_at or None
+        if self.marketing:
+            import pendulum
+
+            at = when if when is not None else pendulum.now("UTC")
+            moved = check_quiet_hours(at, policy=self.quiet_hours)  # type: ignore[arg-type]
+            if moved is not at:
+                self.log.warning("marketing SMS deferred to %s (French quiet hours)", moved.isoformat())
+                when = moved
+        return None if when is None else schedule_send(when)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_isendpro.hooks.isendpro import IsendproHook
+        from airflow_provider_isendpro.sending.engine import SendOptions
+        from airflow_provider_isendpro.sending.ledger import Ledger, open_store
+        from airflow_provider_isendpro.sending.plan import MessageRules, Planner
+        from airflow_provider_isendpro.sending.service import SendPolicy, run_send
+
+        hook = IsendproHook(self.isendpro_conn_id)
+        dry_run = _as_bool("dry_run", self.dry_run)
+        sender = self.sender if self.sender is not None else (None if dry_run else hook.default_sender)
+        nostop = _as_bool("nostop", self.nostop)
+        rules = MessageRules(
+            sender=sender or None,
+            nostop=nostop,
+            max_segments=_as_int("max_segments", self.max_segments, 1),
+            transliterate=_as_bool("transliterate", self.transliterate),
+            region=self.region,
+            strict=self.strict_numbers,
+        )
+        scope = self._scope(context)
+        planner = Planner(
+            self._renderer(context), personalised=self._personalised, rules=rules, scope="\x1f".join(scope)
+        )
+        options = SendOptions(
+            sender=rules.sender,
+            nostop=nostop,
+            send_at=self._send_time(context),
+            sandbox=None if self.sandbox is None else _as_bool("sandbox", self.sandbox),
+            batch_size=_as_int("batch_size", self.batch_size, 1),
+            resend_unknown=self.resend_unknown,
+            max_rejected_ratio=self.max_rejected_ratio,
+        )
+        policy = SendPolicy(
+            on_invalid=self.on_invalid,  # type: ignore[arg-type]
+            on_rejected=self.on_rejected,  # type: ignore[arg-type]
+            dry_run=dry_run,
+            max_recipients=self.max_recipients,
+            max_total_segments=self.max_total_segments,
+            check_credit=self.check_credit,
+            unit_price=self.unit_price,
+            max_inline=self.max_inline_results,
+        )
+        root = str(self.ledger_path or default_ledger_root())
+
+        def ledger() -> Ledger:
+            store = open_store(root, scope, self.ledger_conn_id)
+            self.log.info("send ledger: %s", store.describe())
+            return Ledger(store)
+
+        details = self.details_path or self._default_details(root, scope, context)
+        outcome = run_send(
+            client=lambda: hook.client,
+            planner=planner,
+            source=self._source(),
+            options=options,
+            policy=policy,
+            ledger=ledger,
+            details_path=details,
+            details_conn_id=self.ledger_conn_id,
+        )
+        hook.close()
+        self._log_summary(outcome.result)
+        if outcome.error is not None:
+            context["ti"].xcom_push(key="send_report", value=outcome.result)
+            raise outcome.error
+        return outcome.result
+
+    @staticmethod
+    def _default_details(root: str, scope: list[str], context: Context) -> str:
+        from airflow_provider_isendpro.sending.ledger import open_store
+
+        try_number = getattr(context["ti"], "try_number", 1)
+        return f"{open_store(root, scope).describe().rstrip('/')}-results/try-{try_number}.jsonl"
+
+    def _log_summary(self, result: dict[str, Any]) -> None:
+        if result.get("dry_run"):
+            counts = result["counts"]
+            self.log.info(
+                "dry run, nothing sent: %d planned (%d invalid, %d duplicate), %d segments, %d batches",
+                counts["planned"], counts["invalid"], counts["duplicate"], result["segments"]["estimated"],
+                result["batches"],
+            )  # fmt: skip
+            return
+        rows = "\n".join(f"  {bucket:<17}{count:>9}" for bucket, count in result["counts"].items())
+        self.log.info(
+            "iSendPro send summary (%d recipients, %d requests, %d segments billed):\n%s",
+            result["input"], result["requests"], result["segments"]["billed"], rows,
+        )  # fmt: skip

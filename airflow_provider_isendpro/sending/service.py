@@ -1,0 +1,249 @@
+"""One SMS send from start to end: validate everything, apply the guards, then send through the ledger.
+
+Two passes over the recipients: the first plans every message without any request (so invalid input,
+the recipient and segment caps and the credit guard fail before anything is sent), the second sends.
+Both stream, so memory stays bounded by the batch size plus the de-duplication set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow_provider_isendpro.errors import (
+    IsendproCreditError,
+    IsendproError,
+    IsendproRecipientError,
+    IsendproValidationError,
+)
+from airflow_provider_isendpro.sending.engine import SendEngine, SendOptions
+from airflow_provider_isendpro.sending.ledger import Ledger
+from airflow_provider_isendpro.sending.plan import Planned, Planner, Unplanned, batches
+from airflow_provider_isendpro.sending.report import SendReport
+from airflow_provider_isendpro.sending.sources import SourceItem
+
+if TYPE_CHECKING:
+    from airflow_provider_isendpro.client import IsendproClient
+
+log = logging.getLogger("airflow_provider_isendpro.sending")
+_LISTED_INVALID = 50
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    """What to do about bad input, rejections and budgets."""
+
+    on_invalid: Literal["fail", "skip"] = "fail"
+    on_rejected: Literal["fail", "warn", "ignore"] = "fail"
+    dry_run: bool = False
+    max_recipients: int | None = None
+    max_total_segments: int | None = None
+    check_credit: bool = False
+    unit_price: float | None = None
+    max_inline: int = 100
+
+
+@dataclass
+class Survey:
+    """The first pass: what would be sent, without sending."""
+
+    input: int = 0
+    planned: int = 0
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)
+    invalid_count: int = 0
+    duplicate: int = 0
+    segments: int = 0
+    batches: int = 0
+    encodings: Counter[str] = field(default_factory=Counter)
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+def survey(planner: Planner, items: Iterator[SourceItem], *, batch_size: int, sample: int) -> Survey:
+    result = Survey()
+    for entry in batches(planner.plan(items), batch_size):
+        if isinstance(entry, Unplanned):
+            result.input += 1
+            if entry.status == "invalid":
+                result.invalid_count += 1
+                if len(result.invalid) < _LISTED_INVALID:
+                    result.invalid.append((entry.index, entry.raw, entry.reason))
+            else:
+                result.duplicate += 1
+            continue
+        result.batches += 1
+        for planned in entry:
+            result.input += 1
+            result.planned += 1
+            result.segments += planned.message.segments
+            result.encodings[planned.message.encoding] += 1
+            if len(result.sample) < sample:
+                result.sample.append(_describe(planned))
+    return result
+
+
+def _describe(planned: Planned) -> dict[str, Any]:
+    message = planned.message
+    return {
+        "index": planned.index,
+        "number": planned.number.wire,
+        "tracker": planned.tracker,
+        "text": message.text,
+        "encoding": message.encoding,
+        "segments": message.segments,
+        "replaced": message.replaced or None,
+    }
+
+
+def _invalid_error(found: Survey) -> IsendproValidationError:
+    listed = "; ".join(f"#{i} {raw!r}: {reason}" for i, raw, reason in found.invalid)
+    more = found.invalid_count - len(found.invalid)
+    return IsendproValidationError(
+        f"{found.invalid_count} of {found.input} recipients are invalid and nothing was sent "
+        f"(on_invalid='fail'; use on_invalid='skip' to send to the others): {listed}"
+        + (f"; and {more} more" if more else ""),
+        field="recipients",
+        value=found.invalid_count,
+        rule="every recipient must be a valid mobile number with a valid text",
+    )
+
+
+def _guards(found: Survey, policy: SendPolicy) -> None:
+    if found.invalid_count and policy.on_invalid == "fail":
+        raise _invalid_error(found)
+    if found.planned == 0:
+        raise IsendproValidationError(
+            field="recipients",
+            value=found.input,
+            rule=f"leaves no one to send to ({found.invalid_count} invalid, {found.duplicate} duplicate of "
+            f"{found.input})",
+        )
+    if policy.max_recipients is not None and found.planned > policy.max_recipients:
+        raise IsendproValidationError(
+            field="recipients",
+            value=found.planned,
+            rule=f"{found.planned} recipients exceed max_recipients={policy.max_recipients}; "
+            "nothing was sent",
+        )
+    if policy.max_total_segments is not None and found.segments > policy.max_total_segments:
+        raise IsendproValidationError(
+            field="text",
+            value=found.segments,
+            rule=f"the send needs {found.segments} SMS segments, more than max_total_segments="
+            f"{policy.max_total_segments}; nothing was sent",
+        )
+
+
+def _estimate(found: Survey, unit_price: float | None) -> dict[str, Any]:
+    cost = None if unit_price is None else round(found.segments * unit_price, 4)
+    return {"segments": found.segments, "unit_price": unit_price, "cost": cost}
+
+
+def plan_summary(found: Survey, policy: SendPolicy) -> dict[str, Any]:
+    """The XCom of a dry run: the plan, and no request made."""
+    return {
+        "dry_run": True,
+        "input": found.input,
+        "counts": {"planned": found.planned, "invalid": found.invalid_count, "duplicate": found.duplicate},
+        "invalid": [{"index": i, "number": raw, "reason": reason} for i, raw, reason in found.invalid],
+        "segments": {"estimated": found.segments},
+        "encodings": dict(found.encodings),
+        "batches": found.batches,
+        "estimate": _estimate(found, policy.unit_price),
+        "recipients": found.sample,
+    }
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """The XCom result of a send, and the error that must fail the task (None when it succeeded)."""
+
+    result: dict[str, Any]
+    error: IsendproError | None = None
+
+
+def run_send(
+    *,
+    client: Callable[[], IsendproClient],
+    planner: Planner,
+    source: Callable[[], Iterator[SourceItem]],
+    options: SendOptions,
+    policy: SendPolicy,
+    ledger: Callable[[], Ledger],
+    details_path: str | None,
+    details_conn_id: str | None = None,
+) -> SendOutcome:
+    """Validate, guard, then send. Invalid input and failed guards raise before anything is sent; errors
+    met while sending come back in the outcome, after every recipient has been accounted for.
+
+    ``client`` and ``ledger`` are factories so that a dry run opens neither.
+    """
+    found = survey(planner, source(), batch_size=options.batch_size, sample=policy.max_inline)
+    log.info(
+        "planned %d recipients (%d invalid, %d duplicate) in %d batches, %d segments",
+        found.planned, found.invalid_count, found.duplicate, found.batches, found.segments,
+    )  # fmt: skip
+    _guards(found, policy)
+    if policy.dry_run:
+        return SendOutcome(plan_summary(found, policy))
+    api = client()
+    report = SendReport(max_inline=policy.max_inline)
+    report.segments_estimated = found.segments
+    if policy.check_credit:
+        _credit_guard(api, found, policy, report)
+    options = SendOptions(**{**options.__dict__, "single_request": found.planned == 1})
+    engine = SendEngine(api, ledger(), options, report)
+    error: IsendproError | None = None
+    try:
+        engine.run(planner.plan(source()))
+    except IsendproError as exc:
+        error = exc
+    if policy.check_credit:
+        try:
+            report.credit_after = api.get_credit().to_dict()
+        except IsendproError as exc:
+            log.warning("could not read the credit after sending: %s", exc.message)
+    location = (
+        report.export_details(details_path, details_conn_id) if report.total > policy.max_inline else None
+    )
+    result = report.to_dict(details_location=location, extra={"dry_run": False})
+    report.close()
+    result["error"] = None if error is None else {"type": type(error).__name__, "message": error.message}
+    if error is None and report.counts["rejected"] and policy.on_rejected == "fail":
+        error = IsendproRecipientError(
+            f"iSendPro rejected {report.counts['rejected']} of {found.planned} recipients "
+            f"(codes {dict(report.rejected_by_code)}); the others were sent. Use on_rejected='warn' or "
+            "'ignore' to let the task succeed"
+        )
+        result["error"] = {"type": type(error).__name__, "message": error.message}
+    elif report.counts["rejected"] and policy.on_rejected == "warn":
+        log.warning(
+            "iSendPro rejected %d recipients (codes %s)",
+            report.counts["rejected"],
+            dict(report.rejected_by_code),
+        )
+    if result["input"] != found.input:  # conservation of recipients: a bug, never a user error
+        raise AssertionError(f"accounting lost recipients: {result['input']} accounted of {found.input}")
+    return SendOutcome(result, error)
+
+
+def _credit_guard(api: IsendproClient, found: Survey, policy: SendPolicy, report: SendReport) -> None:
+    credit = api.get_credit(with_sms_estimate=True)
+    report.credit_before = credit.to_dict()
+    price = policy.unit_price
+    if price is None and credit.sms_estimate:
+        price = credit.euros / credit.sms_estimate  # iSendPro's own price of one SMS to France
+    if price is None:
+        raise IsendproCreditError(
+            "check_credit=True but the price of an SMS is unknown (iSendPro gave no SMS estimate): "
+            "set unit_price"
+        )
+    cost = found.segments * price
+    if cost > credit.euros:
+        raise IsendproCreditError(
+            f"the send needs about {cost:.2f} EUR ({found.segments} segments at {price:.4f} EUR) but the "
+            f"credit is {credit.euros:.2f} EUR; nothing was sent. Top up the account, or wait for it "
+            "with CreditSensor"
+        )
