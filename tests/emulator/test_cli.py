@@ -1,0 +1,85 @@
+"""``python -m airflow_provider_isendpro.testing`` as the demo and the benchmarks run it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], limit: float = 20.0) -> str:
+    """Bounded poll of the ready file (the CLI writes it atomically once listening)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"the CLI exited early with {proc.returncode}: {proc.stderr and proc.stderr.read()}"
+            )
+        time.sleep(0.02)
+    raise AssertionError("the ready file never appeared")
+
+
+def test_cli_starts_answers_and_exits_cleanly(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    cmd = [
+        sys.executable,
+        "-m",
+        "airflow_provider_isendpro.testing",
+        "--port",
+        "0",
+        "--ready-file",
+        str(ready),
+        "--credit",
+        "12.5",
+        "--api-key",
+        "cli-fake-keyid",
+        "--config",
+        json.dumps({"envelope": "object"}),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base_url = _wait_for(ready, proc)
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/cgi-bin")
+        root = base_url.removesuffix("/cgi-bin")
+        with requests.Session() as session:
+            assert session.get(root + "/_emulator/health", timeout=5).json() == {
+                "status": "ok",
+                "base_url": base_url,
+            }
+            r = session.post(base_url + "/credit", data={"keyid": "cli-fake-keyid", "credit": "1"}, timeout=5)
+            assert r.json() == {"etat": {"credit": "12.5"}}
+            r = session.post(
+                base_url + "/sms",
+                json={"keyid": "cli-fake-keyid", "num": "0612345678", "sms": "x"},
+                timeout=5,
+            )
+            assert r.json()["etat"]["etat"]["code"] == 0
+            state = session.get(root + "/_emulator/state", timeout=5)
+            assert "cli-fake-keyid" not in state.text
+            assert "cli-fake-keyid" not in session.get(root + "/_emulator/requests", timeout=5).text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        stdout = proc.stdout.read() if proc.stdout else ""
+        assert stdout.splitlines() == [base_url]
+        assert "cli-fake-keyid" not in stdout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+def test_cli_rejects_a_bad_config() -> None:
+    cmd = [sys.executable, "-m", "airflow_provider_isendpro.testing", "--config", '{"nope": 1}']
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2
+    assert "nope" in done.stderr
