@@ -107,6 +107,12 @@ class SendReport:
         result.update(extra or {})
         return result
 
+    def __enter__(self) -> SendReport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()

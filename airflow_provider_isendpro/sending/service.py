@@ -189,43 +189,36 @@ def run_send(
     if policy.dry_run:
         return SendOutcome(plan_summary(found, policy))
     api = client()
-    report = SendReport(max_inline=policy.max_inline)
-    report.segments_estimated = found.segments
-    if policy.check_credit:
-        _credit_guard(api, found, policy, report)
-    options = SendOptions(**{**options.__dict__, "single_request": found.planned == 1})
-    engine = SendEngine(api, ledger(), options, report)
-    error: IsendproError | None = None
-    try:
-        engine.run(planner.plan(source()))
-    except IsendproError as exc:
-        error = exc
-    if policy.check_credit:
+    with SendReport(max_inline=policy.max_inline) as report:
+        report.segments_estimated = found.segments
+        if policy.check_credit:
+            _credit_guard(api, found, policy, report)
+        options = SendOptions(**{**options.__dict__, "single_request": found.planned == 1})
+        error: IsendproError | None = None
         try:
-            report.credit_after = api.get_credit().to_dict()
+            SendEngine(api, ledger(), options, report).run(planner.plan(source()))
         except IsendproError as exc:
-            log.warning("could not read the credit after sending: %s", exc.message)
-    location = (
-        report.export_details(details_path, details_conn_id) if report.total > policy.max_inline else None
-    )
-    result = report.to_dict(details_location=location, extra={"dry_run": False})
-    report.close()
-    result["error"] = None if error is None else {"type": type(error).__name__, "message": error.message}
-    if error is None and report.counts["rejected"] and policy.on_rejected == "fail":
-        error = IsendproRecipientError(
-            f"iSendPro rejected {report.counts['rejected']} of {found.planned} recipients "
-            f"(codes {dict(report.rejected_by_code)}); the others were sent. Use on_rejected='warn' or "
-            "'ignore' to let the task succeed"
-        )
-        result["error"] = {"type": type(error).__name__, "message": error.message}
-    elif report.counts["rejected"] and policy.on_rejected == "warn":
-        log.warning(
-            "iSendPro rejected %d recipients (codes %s)",
-            report.counts["rejected"],
-            dict(report.rejected_by_code),
-        )
+            error = exc
+        if policy.check_credit:
+            try:
+                report.credit_after = api.get_credit().to_dict()
+            except IsendproError as exc:
+                log.warning("could not read the credit after sending: %s", exc.message)
+        big = report.total > policy.max_inline
+        location = report.export_details(details_path, details_conn_id) if big else None
+        result = report.to_dict(details_location=location, extra={"dry_run": False})
     if result["input"] != found.input:  # conservation of recipients: a bug, never a user error
         raise AssertionError(f"accounting lost recipients: {result['input']} accounted of {found.input}")
+    rejected = result["counts"]["rejected"]
+    if error is None and rejected and policy.on_rejected == "fail":
+        error = IsendproRecipientError(
+            f"iSendPro rejected {rejected} of {found.planned} recipients "
+            f"(codes {result['rejected_by_code']}); the others were sent. Use on_rejected='warn' or "
+            "'ignore' to let the task succeed"
+        )
+    elif rejected and policy.on_rejected == "warn":
+        log.warning("iSendPro rejected %d recipients (codes %s)", rejected, result["rejected_by_code"])
+    result["error"] = None if error is None else {"type": type(error).__name__, "message": error.message}
     return SendOutcome(result, error)
 
 
