@@ -31,6 +31,29 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_isendpro.hooks.isendpro"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "iSendPro",
+                "python-modules": ["airflow_provider_isendpro.operators.sms"],
+            }
+        ],
+        "config": {
+            "isendpro": {
+                "description": "iSendPro provider settings.",
+                "options": {
+                    "ledger_path": {
+                        "description": "Folder or object-storage URL of the send ledger, the record that "
+                        "keeps task retries from texting anyone twice. Every worker must reach it: use "
+                        "shared storage (s3://, gs://, a shared volume) with Celery or Kubernetes "
+                        "executors. Empty: $AIRFLOW_HOME/isendpro/ledger (single machine only).\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://my-bucket/isendpro-ledger",
+                        "default": "",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "connection-type": "isendpro",

@@ -202,24 +202,38 @@ class SendSmsOperator(BaseOperator):
 
         env = jinja_env or self.get_template_env()
         self._jinja_env = env
-        others = [f for f in self.template_fields if f != "text"]
+        others = [f for f in self.template_fields if f not in ("text", "recipients", "recipients_file")]
         self._do_render_template_fields(self, others, context, env, set())
+        self.recipients = self._render_recipients(self.recipients, context, env)
+        if isinstance(self.recipients_file, str):  # a path ending in .txt is data here, not a template file
+            self.recipients_file = env.from_string(self.recipients_file).render(context)
         self._personalised = "recipient" in jinja2.meta.find_undeclared_variables(env.parse(self.text))
         if not self._personalised:
             self._do_render_template_fields(self, ["text"], context, env, set())
 
+    def _render_recipients(self, value: Any, context: Context, env: jinja2.Environment) -> Any:
+        """Render templates in ``recipients`` without compiling every row of a large list as Jinja.
+
+        A string or an XComArg renders as usual; in a list, only strings that hold ``{{``/``{%`` are
+        rendered, and rows (dicts) are data, left as they are. Airflow's generic rendering would compile
+        each string of each row: seconds for a few thousand rows.
+        """
+        if isinstance(value, (list, tuple)):
+            return [
+                self.render_template(v, context, env)
+                if isinstance(v, str) and ("{{" in v or "{%" in v)
+                else v
+                for v in value
+            ]
+        return self.render_template(value, context, env) if value is not None else None
+
     def _renderer(self, context: Context) -> Any:
+        from airflow_provider_isendpro.sending.render import compile_renderer
+
         if not self._personalised:
             text = str(self.text)
             return lambda _fields: text
-        env = self._jinja_env or self.get_template_env()
-        template = env.from_string(self.text)
-        base = dict(context)
-
-        def render(fields: Any) -> str:
-            return str(template.render({**base, "recipient": fields or {}}))
-
-        return render
+        return compile_renderer(self._jinja_env or self.get_template_env(), self.text, context)
 
     # -- execution ----------------------------------------------------------------------------------
 

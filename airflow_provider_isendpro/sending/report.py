@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections import Counter
 from typing import IO, Any
@@ -67,22 +68,24 @@ class SendReport:
         return (json.loads(line) for line in self._spool)
 
     def export_details(self, destination: str | None, conn_id: str | None = None) -> str | None:
-        """Copy the per-recipient detail (JSON lines, sorted by input index) to ``destination``."""
-        if destination is None or self._lines == 0:
+        """Stream the per-recipient detail (JSON lines, in processing order; ``index`` is the input
+        position) to ``destination``, a local path or an object-storage URL. Memory stays flat."""
+        if destination is None or self._spool is None:
             return None
-        rows = sorted(self.iter_details(), key=lambda r: r["index"])
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        self._spool.flush()
+        self._spool.seek(0)
         if "://" in destination and not destination.startswith("file://"):
             from airflow.sdk import ObjectStoragePath
 
             target = ObjectStoragePath(destination, conn_id=conn_id)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            with target.open("w") as out:
+                shutil.copyfileobj(self._spool, out)
         else:
             path = destination.removeprefix("file://")
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            with open(path, "w", encoding="utf-8") as out:
+                shutil.copyfileobj(self._spool, out)
         return destination
 
     def to_dict(

@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any, Final
 
 from airflow_provider_isendpro.errors import IsendproValidationError
+from airflow_provider_isendpro.sms.numberset import NumberSet
 
 #: National significant number prefixes (the national number without its leading 0) of the French
 #: overseas departments, which share the ``06 9x`` look of French mobiles but have their own country codes.
@@ -315,7 +316,8 @@ def normalise_numbers(
     """Yield one outcome per input, in order, streaming: valid, invalid (with its error) or duplicate.
 
     Duplicates are detected after normalisation (``06 12…`` and ``+336 12…`` are the same recipient);
-    only the set of wire numbers seen is kept. ``region`` is checked now, before iteration starts.
+    only the numbers seen are kept, in a :class:`NumberSet` (about 8 bytes each). ``region`` is checked
+    now, before iteration starts.
     """
     region = _check_region(region)
     return _outcomes(iter(raws), region, strict, allow_landline)
@@ -324,7 +326,7 @@ def normalise_numbers(
 def _outcomes(
     raws: Iterator[str], region: str | None, strict: bool, allow_landline: bool
 ) -> Iterator[NumberOutcome]:
-    seen: set[str] = set()
+    seen = NumberSet()
     for index, raw in enumerate(raws):
         text = raw if isinstance(raw, str) else repr(raw)
         try:
