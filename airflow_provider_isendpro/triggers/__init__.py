@@ -1,0 +1,1 @@
+"""Triggers of the iSendPro provider, run by the Airflow triggerer (e.g. ``triggers.credit``)."""
