@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,41 +80,75 @@ class LedgerStore(Protocol):
 
     def names(self) -> set[str]: ...
     def read(self, name: str) -> str: ...
-    def write(self, name: str, text: str) -> None: ...
+    def write(self, name: str, text: str, *, durable: bool = True) -> None: ...
     def delete(self, name: str) -> None: ...
     def describe(self) -> str: ...
 
 
 class LocalLedgerStore:
-    """A directory on this machine. Writes are atomic and fsync'ed: a record is whole or absent."""
+    """A folder on this machine holding one append-only journal per task instance.
+
+    Each write appends one JSON line (``{"name": ..., "text": ...}``, or ``"text": null`` to delete);
+    the last line for a name wins. ``durable`` writes are fsync'ed before returning (the folder too,
+    when the journal is created), so a ``pending`` record costs one fsync. A line cut short by a crash
+    is ignored when the journal is read back.
+    """
+
+    JOURNAL = "journal.jsonl"
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self.path = self.root / self.JOURNAL
+        self._records: dict[str, str] | None = None
+
+    def _load(self) -> dict[str, str]:
+        if self._records is None:
+            self._records = {}
+            if self.path.is_file():
+                with self.path.open(encoding="utf-8") as journal:
+                    for line in journal:
+                        try:
+                            entry = json.loads(line)
+                        except ValueError:
+                            continue  # a torn last line: that write never completed
+                        if entry.get("text") is None:
+                            self._records.pop(entry["name"], None)
+                        else:
+                            self._records[entry["name"]] = entry["text"]
+        return self._records
 
     def names(self) -> set[str]:
-        if not self.root.is_dir():
-            return set()
-        return {p.name for p in self.root.iterdir() if p.suffix == ".json"}
+        return set(self._load())
 
     def read(self, name: str) -> str:
-        return (self.root / name).read_text("utf-8")
+        return self._load()[name]
 
-    def write(self, name: str, text: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.root)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.root / name)
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    def _append(self, name: str, text: str | None, durable: bool) -> None:
+        records = self._load()
+        created = not self.path.exists()
+        if created:
+            self.root.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps({"name": name, "text": text}, separators=(",", ":")) + "\n")
+            if durable:
+                journal.flush()
+                os.fsync(journal.fileno())
+        if durable and created:
+            dir_fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        if text is None:
+            records.pop(name, None)
+        else:
+            records[name] = text
+
+    def write(self, name: str, text: str, *, durable: bool = True) -> None:
+        self._append(name, text, durable)
 
     def delete(self, name: str) -> None:
-        (self.root / name).unlink(missing_ok=True)
+        self._append(name, None, durable=False)
 
     def describe(self) -> str:
         return str(self.root)
@@ -140,8 +173,8 @@ class ObjectStorageLedgerStore:
     def read(self, name: str) -> str:
         return str((self.root / name).read_text())
 
-    def write(self, name: str, text: str) -> None:
-        (self.root / name).write_text(text)
+    def write(self, name: str, text: str, *, durable: bool = True) -> None:
+        (self.root / name).write_text(text)  # an object store acknowledges a PUT once it is stored
 
     def delete(self, name: str) -> None:
         target = self.root / name
@@ -192,8 +225,11 @@ class Ledger:
         return BatchRecord.from_json(self.store.read(name)) if name in self._names else None
 
     def write(self, record: BatchRecord) -> None:
+        """Store ``record``. Only ``pending`` must be on disk before the request leaves: if a later
+        ``done``/``unknown`` is lost in a crash, the retry sees ``pending`` and treats the batch as in
+        doubt, which is the safe reading. So only ``pending`` pays for an fsync."""
         name = f"{record.fingerprint}.json"
-        self.store.write(name, record.to_json())
+        self.store.write(name, record.to_json(), durable=record.state == "pending")
         self._names.add(name)
 
     def forget(self, batch_fingerprint: str) -> None:

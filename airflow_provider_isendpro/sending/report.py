@@ -26,6 +26,9 @@ BUCKETS = (
 )
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
 class SendReport:
     """Counts, segments, and per-recipient detail of one send (one task try)."""
 
@@ -56,8 +59,10 @@ class SendReport:
             self._spool = os.fdopen(fd, "w+", encoding="utf-8")
             os.unlink(_path)  # anonymous: removed however the task ends
         row = {"index": index, "number": number, "status": bucket}
-        row.update((k, v) for k, v in detail.items() if v is not None)
-        self._spool.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for key, value in detail.items():
+            if value is not None:
+                row[key] = value
+        self._spool.write(_encode(row) + "\n")
         self._lines += 1
 
     def iter_details(self) -> Any:

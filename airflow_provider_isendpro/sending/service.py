@@ -1,8 +1,9 @@
 """One SMS send from start to end: validate everything, apply the guards, then send through the ledger.
 
-Two passes over the recipients: the first plans every message without any request (so invalid input,
-the recipient and segment caps and the credit guard fail before anything is sent), the second sends.
-Both stream, so memory stays bounded by the batch size plus the de-duplication set.
+Two passes: the first plans every message without any request (so invalid input, the recipient and
+segment caps and the credit guard fail before anything is sent) and spools the plan to a private
+temporary file; the second reads that exact plan back and sends it. Both stream, so memory stays bounded
+by the batch size plus the compact de-duplication set.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from airflow_provider_isendpro.sending.ledger import Ledger
 from airflow_provider_isendpro.sending.plan import Planned, Planner, Unplanned, batches
 from airflow_provider_isendpro.sending.report import SendReport
 from airflow_provider_isendpro.sending.sources import SourceItem
+from airflow_provider_isendpro.sending.spool import PlanSpool
 
 if TYPE_CHECKING:
     from airflow_provider_isendpro.client import IsendproClient
@@ -61,9 +63,19 @@ class Survey:
     sample: list[dict[str, Any]] = field(default_factory=list)
 
 
-def survey(planner: Planner, items: Iterator[SourceItem], *, batch_size: int, sample: int) -> Survey:
+def survey(
+    planner: Planner,
+    items: Iterator[SourceItem],
+    *,
+    batch_size: int,
+    sample: int,
+    spool: PlanSpool | None = None,
+) -> Survey:
+    """Plan every recipient without sending; with ``spool``, keep the plan for the sending pass."""
     result = Survey()
     for entry in batches(planner.plan(items), batch_size):
+        if spool is not None:
+            spool.write(entry)
         if isinstance(entry, Unplanned):
             result.input += 1
             if entry.status == "invalid":
@@ -180,45 +192,49 @@ def run_send(
 
     ``client`` and ``ledger`` are factories so that a dry run opens neither.
     """
-    found = survey(planner, source(), batch_size=options.batch_size, sample=policy.max_inline)
-    log.info(
-        "planned %d recipients (%d invalid, %d duplicate) in %d batches, %d segments",
-        found.planned, found.invalid_count, found.duplicate, found.batches, found.segments,
-    )  # fmt: skip
-    _guards(found, policy)
-    if policy.dry_run:
-        return SendOutcome(plan_summary(found, policy))
-    api = client()
-    with SendReport(max_inline=policy.max_inline) as report:
-        report.segments_estimated = found.segments
-        if policy.check_credit:
-            _credit_guard(api, found, policy, report)
-        options = SendOptions(**{**options.__dict__, "single_request": found.planned == 1})
-        error: IsendproError | None = None
-        try:
-            SendEngine(api, ledger(), options, report).run(planner.plan(source()))
-        except IsendproError as exc:
-            error = exc
-        if policy.check_credit:
+    with PlanSpool() as spool:
+        found = survey(
+            planner, source(), batch_size=options.batch_size, sample=policy.max_inline,
+            spool=None if policy.dry_run else spool,
+        )  # fmt: skip
+        log.info(
+            "planned %d recipients (%d invalid, %d duplicate) in %d batches, %d segments",
+            found.planned, found.invalid_count, found.duplicate, found.batches, found.segments,
+        )  # fmt: skip
+        _guards(found, policy)
+        if policy.dry_run:
+            return SendOutcome(plan_summary(found, policy))
+        api = client()
+        with SendReport(max_inline=policy.max_inline) as report:
+            report.segments_estimated = found.segments
+            if policy.check_credit:
+                _credit_guard(api, found, policy, report)
+            options = SendOptions(**{**options.__dict__, "single_request": found.planned == 1})
+            error: IsendproError | None = None
             try:
-                report.credit_after = api.get_credit().to_dict()
+                SendEngine(api, ledger(), options, report).run(spool)
             except IsendproError as exc:
-                log.warning("could not read the credit after sending: %s", exc.message)
-        big = report.total > policy.max_inline
-        location = report.export_details(details_path, details_conn_id) if big else None
-        result = report.to_dict(details_location=location, extra={"dry_run": False})
-    if result["input"] != found.input:  # conservation of recipients: a bug, never a user error
-        raise AssertionError(f"accounting lost recipients: {result['input']} accounted of {found.input}")
-    rejected = result["counts"]["rejected"]
-    if error is None and rejected and policy.on_rejected == "fail":
-        error = IsendproRecipientError(
-            f"iSendPro rejected {rejected} of {found.planned} recipients "
-            f"(codes {result['rejected_by_code']}); the others were sent. Use on_rejected='warn' or "
-            "'ignore' to let the task succeed"
-        )
-    elif rejected and policy.on_rejected == "warn":
-        log.warning("iSendPro rejected %d recipients (codes %s)", rejected, result["rejected_by_code"])
-    result["error"] = None if error is None else {"type": type(error).__name__, "message": error.message}
+                error = exc
+            if policy.check_credit:
+                try:
+                    report.credit_after = api.get_credit().to_dict()
+                except IsendproError as exc:
+                    log.warning("could not read the credit after sending: %s", exc.message)
+            big = report.total > policy.max_inline
+            location = report.export_details(details_path, details_conn_id) if big else None
+            result = report.to_dict(details_location=location, extra={"dry_run": False})
+        if result["input"] != found.input:  # conservation of recipients: a bug, never a user error
+            raise AssertionError(f"accounting lost recipients: {result['input']} accounted of {found.input}")
+        rejected = result["counts"]["rejected"]
+        if error is None and rejected and policy.on_rejected == "fail":
+            error = IsendproRecipientError(
+                f"iSendPro rejected {rejected} of {found.planned} recipients "
+                f"(codes {result['rejected_by_code']}); the others were sent. Use on_rejected='warn' or "
+                "'ignore' to let the task succeed"
+            )
+        elif rejected and policy.on_rejected == "warn":
+            log.warning("iSendPro rejected %d recipients (codes %s)", rejected, result["rejected_by_code"])
+        result["error"] = None if error is None else {"type": type(error).__name__, "message": error.message}
     return SendOutcome(result, error)
 
 
