@@ -34,7 +34,24 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "iSendPro",
-                "python-modules": ["airflow_provider_isendpro.operators.sms"],
+                "python-modules": [
+                    "airflow_provider_isendpro.operators.sms",
+                    "airflow_provider_isendpro.operators.hlr",
+                    "airflow_provider_isendpro.operators.reports",
+                    "airflow_provider_isendpro.operators.blacklist",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "iSendPro",
+                "python-modules": ["airflow_provider_isendpro.sensors.credit"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "iSendPro",
+                "python-modules": ["airflow_provider_isendpro.triggers.credit"],
             }
         ],
         "config": {
