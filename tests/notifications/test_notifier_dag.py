@@ -1,0 +1,116 @@
+"""The notifier as Airflow runs it: task-level callbacks under ``dag.test()``, in the worker path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import structlog
+
+from airflow_provider_isendpro.notifications.sms import IsendproNotifier
+from airflow_provider_isendpro.sms import count_segments
+from airflow_provider_isendpro.testing import IsendproEmulator
+from tests.notifications.conftest import LOGICAL_DATE
+
+pytestmark = pytest.mark.integration
+
+ONCALL = "06 12 34 56 78"
+
+
+def failing_dag(dag_id: str, *, retries: int = 0, **notifier_kwargs: Any) -> Any:
+    from airflow.sdk import DAG, task
+
+    notifier = IsendproNotifier(to=ONCALL, **notifier_kwargs)
+    with DAG(dag_id, schedule=None, start_date=LOGICAL_DATE, catchup=False) as dag:
+
+        @task(on_failure_callback=notifier, on_retry_callback=notifier, retries=retries,
+              retry_delay=dt.timedelta(0))  # fmt: skip
+        def load() -> None:
+            raise ValueError("warehouse rejected 3 rows")
+
+        @task
+        def report() -> None:
+            pass
+
+        load() >> report()
+    return dag
+
+
+def states(run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def test_task_failure_texts_on_call(
+    isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], tmp_path: Any
+) -> None:
+    run = run_dag(failing_dag("notifier_task_failure", ledger_path=str(tmp_path), include_link=False))
+    assert str(run.state) == "failed"
+    assert states(run) == {"load": "failed", "report": "upstream_failed"}
+    [sms] = isendpro_emulator.sent
+    assert sms.tel == "0612345678"
+    assert sms.text == (
+        "[Airflow] notifier_task_failure.load failed (try 1/1) at 2026-01-01 03:00 UTC: "
+        "ValueError: warehouse rejected 3 rows"
+    )
+    assert count_segments(sms.text)[2] == 1 and sms.segments == 1
+
+
+def test_retry_then_final_failure_with_only_on_final_failure(
+    isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], tmp_path: Any
+) -> None:
+    dag = failing_dag("notifier_final_only", retries=1, only_on_final_failure=True, ledger_path=str(tmp_path))
+    run = run_dag(dag)
+    assert states(run) == {"load": "failed", "report": "upstream_failed"}
+    [sms] = isendpro_emulator.sent  # the retry (try 1) was not texted
+    assert sms.text.startswith(
+        "[Airflow] notifier_final_only.load failed (try 2/2) at 2026-01-01 03:00 UTC: "
+    )
+
+
+def test_broken_isendpro_leaves_the_task_failure_intact(
+    isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], tmp_path: Any
+) -> None:
+    isendpro_emulator.inject("http_500", path="/sms", times=None)
+    with structlog.testing.capture_logs() as logs:
+        run = run_dag(failing_dag("notifier_broken_isendpro", ledger_path=str(tmp_path)))
+    assert str(run.state) == "failed"
+    assert states(run) == {"load": "failed", "report": "upstream_failed"}
+    assert isendpro_emulator.sent == []
+    assert len(isendpro_emulator.requests_to("/sms")) == 1
+    alert_errors = [e["event"] for e in logs if "alert NOT sent" in str(e.get("event"))]
+    assert len(alert_errors) == 1
+    assert alert_errors[0].startswith(
+        "iSendPro alert NOT sent via connection 'isendpro_default': IsendproUnknownOutcomeError: "
+    )
+    assert "http_status=500" in alert_errors[0]
+
+
+def test_dag_level_notifier_also_fires_under_dag_test(
+    isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], tmp_path: Any
+) -> None:
+    # BaseNotifier fails here (apache/airflow#64649: SerializedDAG has no get_template_env); this
+    # notifier falls back to a plain template environment, so the DAG-level alert goes out.
+    from airflow.sdk import DAG, task
+
+    with DAG(
+        "notifier_dag_level",
+        schedule=None,
+        start_date=LOGICAL_DATE,
+        on_failure_callback=IsendproNotifier(
+            to="06 98 76 54 32", ledger_path=str(tmp_path), include_link=False
+        ),
+    ) as dag:
+
+        @task
+        def extract() -> None:
+            raise RuntimeError("source API down")
+
+        extract()
+
+    run = run_dag(dag)
+    assert str(run.state) == "failed"
+    assert [(s.tel, s.text) for s in isendpro_emulator.sent] == [
+        ("0698765432", "[Airflow] DAG notifier_dag_level failed at 2026-01-01 03:00 UTC: task extract failed")
+    ]
