@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, TypeVar
 from airflow_provider_isendpro.client import endpoints
 from airflow_provider_isendpro.client.calls import ApiCall, WireRequest, to_wire
 from airflow_provider_isendpro.client.config import ClientConfig
-from airflow_provider_isendpro.client.execution import Retrying, async_operation, log
+from airflow_provider_isendpro.client.execution import (
+    Retrying,
+    async_operation,
+    log,
+    redact_keyid_in_library_logs,
+)
 from airflow_provider_isendpro.client.responses import (
     DownloadSink,
     TransportFailure,
@@ -56,6 +61,7 @@ class AsyncIsendproClient:
     ) -> None:
         import httpx
 
+        redact_keyid_in_library_logs("httpx")
         self.config = config
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),

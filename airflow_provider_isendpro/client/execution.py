@@ -6,6 +6,7 @@ The clients only move bytes; everything they decide is decided here or in ``resp
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -14,6 +15,35 @@ from airflow_provider_isendpro.client.config import ClientConfig
 from airflow_provider_isendpro.errors import IsendproError
 
 log = logging.getLogger("airflow_provider_isendpro.client")
+
+
+class _KeyidRedactingFilter(logging.Filter):
+    """Masks ``keyid=...`` in the request URLs that urllib3 (DEBUG) and httpx (INFO) log themselves.
+
+    ``/campagne`` and the liste-noire calls carry the key in the query string (API-NOTES §2).
+    """
+
+    _KEYID = re.compile(r"(?i)(keyid=)[^&\s\"']+")
+
+    def _redact(self, value: object) -> object:
+        if isinstance(value, (int, float)) or "keyid=" not in str(value).lower():
+            return value
+        return self._KEYID.sub(r"\1***", str(value))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._redact(arg) for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = str(self._redact(record.msg))
+        return True
+
+
+def redact_keyid_in_library_logs(logger_name: str) -> None:
+    """Install the filter on an HTTP library's logger, once."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _KeyidRedactingFilter) for f in logger.filters):
+        logger.addFilter(_KeyidRedactingFilter())
+
 
 P = ParamSpec("P")
 T = TypeVar("T")

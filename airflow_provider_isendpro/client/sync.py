@@ -11,7 +11,12 @@ import requests
 from airflow_provider_isendpro.client import endpoints
 from airflow_provider_isendpro.client.calls import ApiCall, WireRequest, to_wire
 from airflow_provider_isendpro.client.config import ClientConfig
-from airflow_provider_isendpro.client.execution import Retrying, log, sync_operation
+from airflow_provider_isendpro.client.execution import (
+    Retrying,
+    log,
+    redact_keyid_in_library_logs,
+    sync_operation,
+)
 from airflow_provider_isendpro.client.responses import (
     DownloadSink,
     TransportFailure,
@@ -69,6 +74,7 @@ class IsendproClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        redact_keyid_in_library_logs("urllib3.connectionpool")
         self.config = config
         self._session = session or requests.Session()
         self._sleep = sleep
