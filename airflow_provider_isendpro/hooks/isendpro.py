@@ -205,11 +205,17 @@ class IsendproHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Read the account credit (free). Never raises: returns (ok, message) for the UI's Test button."""
+        import dataclasses
+
+        from airflow_provider_isendpro.client import IsendproClient
         from airflow_provider_isendpro.client.responses import ALLOW_LIST_HINT
+        from airflow_provider_isendpro.client.retry import NO_RETRY
         from airflow_provider_isendpro.errors import IsendproAuthError
 
         try:
-            credit = self.client.get_credit()
+            # One attempt: the person pressing Test wants an answer within one read timeout, not retries.
+            with IsendproClient(dataclasses.replace(self.config, retry=NO_RETRY)) as client:
+                credit = client.get_credit()
         except IsendproAuthError as exc:
             return False, exc.message
         except IsendproError as exc:
@@ -217,7 +223,5 @@ class IsendproHook(BaseHook):
             return False, f"{exc.message}{hint}"
         except Exception as exc:
             return False, f"unexpected {type(exc).__name__} while reading the credit"
-        finally:
-            self.close()
         estimate = f" (about {credit.sms_estimate} SMS to France)" if credit.sms_estimate is not None else ""
         return True, f"Connected to iSendPro: credit {credit.euros:.2f} EUR{estimate}"

@@ -53,12 +53,13 @@ def test_test_connection_on_a_hanging_server_returns_false(
     set_conn(monkeypatch, isendpro_emulator, "isendpro_slow", extra={"read_timeout": 0.3})
     isendpro_emulator.inject("hang", "/credit", times=None)
 
-    ok, message = IsendproHook("isendpro_slow", retry=NO_RETRY).test_connection()
+    ok, message = IsendproHook("isendpro_slow").test_connection()  # default retry policy
 
     assert (ok, message) == (
         False,
         f"getCredit (POST /credit): no answer from iSendPro in time (read timeout); {ALLOW_LIST}",
     )
+    assert len(isendpro_emulator.requests_to("/credit")) == 1  # the Test button never retries
 
 
 def test_test_connection_when_nothing_listens(monkeypatch: pytest.MonkeyPatch) -> None:
