@@ -128,11 +128,7 @@ class AsyncIsendproClient:
             raise failure_error(call, failure)
         assert response is not None
         if sink is not None:
-            try:
-                result: T = sink.finish()
-            except BaseException:
-                sink.abort()
-                raise
+            result: T = sink.result()
             return result
         return call.parse(decode(call, response.status_code, response.headers, body))
 

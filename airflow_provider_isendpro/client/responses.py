@@ -257,6 +257,14 @@ class DownloadSink:
             self._tmp_path = None
         return self._call.parse(Download(path=path, size=self._size))
 
+    def result(self) -> Any:
+        """:meth:`finish`, removing the partial file if finishing fails (both transports end with it)."""
+        try:
+            return self.finish()
+        except BaseException:
+            self.abort()
+            raise
+
     def abort(self) -> None:
         """Remove a partial file after a failure, so a half download is never mistaken for a report."""
         if self._tmp_path is not None and self._file is not None:

@@ -145,11 +145,7 @@ class IsendproClient:
                 call, TransportFailure(sent=True, timeout=failure.timeout, reason=failure.reason)
             )
         if sink is not None:
-            try:
-                result: T = sink.finish()
-            except BaseException:
-                sink.abort()
-                raise
+            result: T = sink.result()
             return result
         return call.parse(decode(call, response.status_code, response.headers, body))
 
