@@ -1,0 +1,71 @@
+"""The send ledger's local journal: durable pending records, last write wins, torn lines ignored."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_isendpro.sending.ledger import (
+    BatchRecord,
+    Ledger,
+    LocalLedgerStore,
+    fingerprint,
+    open_store,
+)
+
+
+def test_records_round_trip_and_the_last_write_wins(tmp_path: Path) -> None:
+    store = LocalLedgerStore(tmp_path / "ti")
+    ledger = Ledger(store)
+    assert ledger.empty
+    pending = BatchRecord("abc", "pending", ["t1", "t2"])
+    ledger.write(pending)
+    ledger.write(BatchRecord("abc", "done", ["t1", "t2"], outcomes={"t1": (0, 1), "t2": (11, None)}))
+    again = Ledger(LocalLedgerStore(tmp_path / "ti"))  # a retry reads the journal back
+    record = again.get("abc")
+    assert record is not None and record.state == "done"
+    assert record.outcomes == {"t1": (0, 1), "t2": (11, None)}
+    assert again.lookup("t2") == ("done", (11, None))
+    assert again.lookup("nope") is None
+
+
+def test_only_pending_records_are_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    ledger = Ledger(LocalLedgerStore(tmp_path / "ti"))
+    ledger.write(BatchRecord("a", "pending", ["t"]))
+    first = len(synced)  # the journal, and its new folder entry
+    ledger.write(BatchRecord("a", "done", ["t"], outcomes={"t": (0, 1)}))
+    ledger.write(BatchRecord("b", "pending", ["u"]))
+    assert first == 2
+    assert len(synced) == 3
+
+
+def test_a_torn_last_line_is_ignored_and_forget_is_a_tombstone(tmp_path: Path) -> None:
+    store = LocalLedgerStore(tmp_path / "ti")
+    ledger = Ledger(store)
+    ledger.write(BatchRecord("a", "pending", ["t"]))
+    ledger.write(BatchRecord("b", "pending", ["u"]))
+    ledger.forget("b")
+    with store.path.open("a") as journal:
+        journal.write('{"name": "c.json", "text": "{\\"fingerpr')  # the crash cut this write short
+    again = Ledger(LocalLedgerStore(tmp_path / "ti"))
+    assert again.store.names() == {"a.json"}
+    assert again.get("a") is not None and again.get("b") is None
+
+
+def test_open_store_keeps_run_ids_readable_and_distinct(tmp_path: Path) -> None:
+    a = open_store(str(tmp_path), ["dag", "manual__2026-01-01T00:00:00+00:00", "send", "-1"])
+    b = open_store(str(tmp_path), ["dag", "manual__2026-01-01T00_00_00_00_00", "send", "-1"])
+    assert a.describe() != b.describe()
+    assert "/dag/manual__2026-01-01T00_00_00+00_00~" in a.describe()
+    assert b.describe().endswith("/dag/manual__2026-01-01T00_00_00_00_00/send/-1")
+
+
+def test_fingerprint_depends_on_order_and_content() -> None:
+    assert fingerprint(["a", "b"]) == fingerprint(iter(["a", "b"]))
+    assert fingerprint(["a", "b"]) != fingerprint(["b", "a"])
+    assert len(fingerprint(["a"])) == 32
