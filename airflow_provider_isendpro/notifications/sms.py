@@ -185,13 +185,30 @@ class AlertEvent:
         verb = _DAG_VERBS.get(self.state or "", f"is {self.state}" if self.state else "run finished")
         return f"[Airflow] DAG {self.dag_id} {verb}{at}"
 
+    @property
+    def outcome(self) -> str | None:
+        """What the alert is about, for de-duplication: ``success``/``skipped``/``failure`` for a task
+        try, the scheduler's reason for a DAG run, ``missed`` for a deadline.
+
+        Every other task state counts as ``failure``: a failure callback fired twice for one try may
+        see ``failed`` in the worker, ``running`` in the DAG processor (heartbeat timeout) or
+        ``up_for_retry`` (the failure/retry mix-up of AIRFLOW-NOTES §9), and must still text once.
+        """
+        if self.level != "task":
+            return self.state
+        return self.state if self.state in ("success", "skipped") else "failure"
+
     def dedupe_key(self, recipients: Sequence[str]) -> str | None:
-        """Identity of this alert: same event, same recipients -> same key. None when there is no run."""
+        """Identity of this alert: same event, same recipients -> same key. None when there is no run.
+
+        A task alert is one per (task instance, try, outcome): a retried task alerts again for the next
+        try, but one try never texts twice.
+        """
         if self.run_id is None:
             return None
         parts = [
             _VERSION, self.level, self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number,
-            self.state, self.deadline_id, sorted(recipients),
+            self.outcome, self.deadline_id, sorted(recipients),
         ]  # fmt: skip
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
@@ -332,9 +349,9 @@ class AlertPlan:
 class AlertMarker:
     """De-duplication of one alert across callback invocations, in the send ledger's storage.
 
-    A marker named by a hash of (DAG, run, task, map index, try, task state or DAG reason, recipients)
-    lives under ``<ledger_path>/_notifier/<dag>/<run>/``. The protocol is *at least once unless a
-    successful send is recorded*:
+    A marker named by a hash of (DAG, run, task, map index, try, outcome or DAG reason, recipients; see
+    :meth:`AlertEvent.dedupe_key`) lives under ``<ledger_path>/_notifier/<dag>/<run>/``. The protocol
+    is *at least once unless a successful send is recorded*:
 
     1. ``claim()`` reads the marker. ``sent`` -> skip: an earlier invocation delivered it. ``pending``
        younger than :data:`PENDING_GRACE_SECONDS` -> skip: another invocation is sending it right now

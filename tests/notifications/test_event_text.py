@@ -187,18 +187,31 @@ def test_deadline_context_without_details() -> None:
 
 
 def test_dedupe_key_tells_events_and_recipients_apart() -> None:
-    failed = describe_event(task_context(None))
-    retry = describe_event(task_context(None, state="up_for_retry"))
-    second_try = describe_event(task_context(None, try_number=2))
-    key = failed.dedupe_key(["0612345678", "0698765432"])
-    assert key == failed.dedupe_key(["0698765432", "0612345678"])  # order does not matter
-    assert key is not None and len(key) == 32
+    def key(*recipients: str, **changes: Any) -> str | None:
+        return describe_event(task_context(None, **changes)).dedupe_key(list(recipients))
+
+    both = key("0612345678", "0698765432")
+    assert both is not None and len(both) == 32
+    assert both == key("0698765432", "0612345678")  # order does not matter
+    # One try is one failure, whatever state the callback saw (worker, DAG processor, retry mix-up).
+    assert both == key("0612345678", "0698765432", state="up_for_retry")
+    assert both == key("0612345678", "0698765432", state="running")
+    assert both == key("0612345678", "0698765432", state=None)
     others = {
-        retry.dedupe_key(["0612345678", "0698765432"]),
-        second_try.dedupe_key(["0612345678", "0698765432"]),
-        failed.dedupe_key(["0612345678"]),
+        key("0612345678", "0698765432", try_number=2),  # the next try alerts again
+        key("0612345678", "0698765432", state="success"),
+        key("0612345678", "0698765432", state="skipped"),
+        key("0612345678"),  # other recipients
     }
-    assert key not in others and len(others) == 3
+    assert both not in others and len(others) == 4
+
+
+def test_outcome() -> None:
+    assert describe_event(task_context(None, state="upstream_failed")).outcome == "failure"
+    assert describe_event(task_context(None, state="success")).outcome == "success"
+    assert describe_event(
+        {"dag": SimpleNamespace(dag_id="d"), "run_id": "r", "reason": "timed_out"}
+    ).outcome == ("timed_out")
 
 
 # --------------------------------------------------------------------------------------------------

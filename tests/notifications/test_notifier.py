@@ -471,11 +471,12 @@ def test_marker_lives_beside_the_send_ledger(isendpro_emulator: IsendproEmulator
     assert len(name) == len("0123456789abcdef0123456789abcdef.json")
 
 
-def test_each_try_and_each_kind_alerts_separately(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
+def test_each_try_alerts_once(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
     notifier = IsendproNotifier(to=ONCALL, text="x", ledger_path=ledger)
-    notifier(task_context(None, state="up_for_retry", max_tries=1))
-    notifier(task_context(None, state="failed", try_number=2, max_tries=1))
-    notifier(task_context(None, state="failed", try_number=2, max_tries=1))  # duplicate of the previous one
+    notifier(task_context(None, state="up_for_retry", max_tries=1))  # try 1: on_retry_callback
+    notifier(task_context(None, state="failed", max_tries=1))  # try 1 again: failure callback mix-up
+    notifier(task_context(None, state="failed", try_number=2, max_tries=1))  # try 2: final failure
+    notifier(task_context(None, state="running", try_number=2, max_tries=1))  # try 2 from the DAG processor
     IsendproNotifier(to="0698765432", text="x", ledger_path=ledger)(
         task_context(None, try_number=2)
     )  # other person
