@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dag", default="isendpro_alerting", help="example DAG id to run")
     parser.add_argument("--dags-folder", default="dags_examples")
     parser.add_argument("--workdir", default=".demo")
+    parser.add_argument("--expect", default=None, help="the DAG run state the example is meant to end in")
     args = parser.parse_args(argv)
 
     work = Path(args.workdir).resolve()
@@ -106,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         finished = re.findall(
             r"DagRun Finished: dag_id=[^,]+,.*?state=(\w+)", (work / "dag.log").read_text(errors="replace")
         )
-        print(f"   DAG run state: {finished[-1] if finished else 'unknown (see the log)'}")
+        state = finished[-1] if finished else "unknown (see the log)"
+        intended = " (as intended: a task of this example fails on purpose)" if state == args.expect else ""
+        print(f"   DAG run state: {state}{intended}")
+        if args.expect and state != args.expect:
+            print(f"   expected {args.expect!r}: see {work / 'dag.log'}")
+            return 1
         sent = _sent(base_url.rsplit("/cgi-bin", 1)[0])
         print(f"== SMS received by the emulator: {len(sent)}")
         _print_sms(sent)
