@@ -54,6 +54,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_isendpro.triggers.credit"],
             }
         ],
+        "notifications": ["airflow_provider_isendpro.notifications.sms.IsendproNotifier"],
         "config": {
             "isendpro": {
                 "description": "iSendPro provider settings.",
