@@ -46,6 +46,25 @@ def test_connection_form_metadata_as_served_by_the_api_server() -> None:
     assert extra["sandbox"]["schema"]["type"] == ["boolean", "null"]
 
 
+def test_every_class_path_in_provider_info_imports() -> None:
+    import importlib
+
+    info = get_provider_info()
+    modules = [
+        m
+        for kind in ("hooks", "operators", "sensors", "triggers")
+        for e in info[kind]
+        for m in e["python-modules"]
+    ]
+    for module in modules:
+        importlib.import_module(module)
+    for path in info["notifications"]:
+        module, name = path.rsplit(".", 1)
+        assert getattr(importlib.import_module(module), name).__name__ == name
+    hook = info["connection-types"][0]["hook-class-name"].rsplit(".", 1)
+    assert getattr(importlib.import_module(hook[0]), hook[1]).conn_type == "isendpro"
+
+
 def test_airflow_providers_list_cli_shows_the_provider() -> None:
     airflow = Path(sys.executable).with_name("airflow")
     out = subprocess.run(
