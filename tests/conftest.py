@@ -10,7 +10,9 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +35,15 @@ def airflow_db() -> None:
     from airflow.utils import db
 
     db.resetdb()
+
+
+@pytest.fixture
+def run_dag(airflow_db: None) -> Callable[..., Any]:
+    """Write an inline DAG to the metadata DB and run it once with ``dag.test()``; returns the DagRun."""
+    from tests.dagruns import sync_dag
+
+    def run(dag: Any, **kwargs: Any) -> Any:
+        sync_dag(dag)
+        return dag.test(**kwargs)
+
+    return run

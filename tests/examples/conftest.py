@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,11 @@ def example_bag() -> Any:
 @pytest.fixture
 def run_example(airflow_db: None, example_bag: Any) -> Callable[..., Any]:
     """``run_example(dag_id, run_conf=...)``: write the DAG to the metadata DB, run it with ``dag.test()``."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from tests.dagruns import sync_dag
 
     def run(dag_id: str, **kwargs: Any) -> Any:
         dag = example_bag.dags[dag_id]
-        DagBundlesManager().sync_bundles_to_db()
-        bag = DagBag(dag_folder=os.devnull)
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
+        sync_dag(dag)
         kwargs.setdefault("logical_date", LOGICAL_DATE)
         return dag.test(**kwargs)
 
@@ -50,32 +45,6 @@ def isendpro_pool(airflow_db: None) -> Iterator[str]:
     )
     yield "isendpro"
     Pool.delete_pool("isendpro")
-
-
-def task_states(run: Any) -> dict[str, str]:
-    """``{task_id: state}``; mapped task instances as ``task_id[map_index]``."""
-    return {
-        (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
-        for ti in run.get_task_instances()
-    }
-
-
-def xcom_value(run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == run.dag_id,
-                XComModel.run_id == run.run_id,
-                XComModel.task_id == task_id,
-                XComModel.key == key,
-                XComModel.map_index == map_index,
-            )
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import structlog
 
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import IsendproEmulator
-from tests.examples.conftest import task_states, xcom_value
+from tests.dagruns import task_states, xcom_value
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from airflow_provider_isendpro.operators.blacklist import (
     BlacklistRemoveOperator,
 )
 from airflow_provider_isendpro.testing import IsendproEmulator
-from tests.operators.conftest import task_states, xcom_value
+from tests.dagruns import task_states, xcom_value
 from tests.operators.test_reports import memory_storage  # noqa: F401  (fixture)
 
 KEY = "emulator-fake-keyid"

@@ -15,7 +15,7 @@ from airflow_provider_isendpro.errors import IsendproUnknownOutcomeError, Isendp
 from airflow_provider_isendpro.operators.hlr import HlrLookupOperator, match_answers
 from airflow_provider_isendpro.sms import normalise_number
 from airflow_provider_isendpro.testing import MAGIC_UNASSIGNED, IsendproEmulator
-from tests.operators.conftest import task_states, xcom_value
+from tests.dagruns import task_states, xcom_value
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 KEY = "emulator-fake-keyid"

@@ -15,7 +15,7 @@ from airflow_provider_isendpro.errors import IsendproResponseError, IsendproVali
 from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 from airflow_provider_isendpro.operators.reports import CampaignReportOperator, statuses_path, tracker_list
 from airflow_provider_isendpro.testing import IsendproEmulator
-from tests.operators.conftest import task_states, xcom_value
+from tests.dagruns import task_states, xcom_value
 
 KEY = "emulator-fake-keyid"
 SEND_AT = "2030-01-15T10:00:00+01:00"  # scheduled sends give the report a fixed date

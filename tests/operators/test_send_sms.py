@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_isendpro.operators.sms import SendSmsOperator
 from airflow_provider_isendpro.testing import IsendproEmulator
-from tests.operators.conftest import task_states, try_numbers, xcom_value
+from tests.dagruns import task_states, try_numbers, xcom_value
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,7 @@ from airflow_provider_isendpro.errors import (
 from airflow_provider_isendpro.sensors.credit import CreditSensor
 from airflow_provider_isendpro.testing import IsendproEmulator
 from airflow_provider_isendpro.triggers.credit import CreditTrigger
-
-from .conftest import task_states, xcom_value
+from tests.dagruns import task_states, xcom_value
 
 KEY = "emulator-fake-keyid"
 START = pendulum.datetime(2026, 1, 1, tz="UTC")

@@ -1,15 +1,13 @@
-"""Helpers to run inline DAGs under ``dag.test()`` and read back what they pushed to XCom."""
+"""Running DAGs under ``dag.test()`` in tests, and reading back what they did (one copy for every suite)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
-import pytest
 
-
-def _sync(dag: Any) -> None:
+def sync_dag(dag: Any) -> None:
+    """Write a DAG to the metadata DB, as the DAG processor would (``dag.test()`` needs it serialised)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
@@ -39,19 +37,12 @@ def xcom_value(run: Any, task_id: str, key: str = "return_value", map_index: int
 
 
 def task_states(run: Any) -> dict[str, str]:
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    """``{task_id: state}``; mapped task instances as ``task_id[map_index]``."""
+    return {
+        (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
+        for ti in run.get_task_instances()
+    }
 
 
 def try_numbers(run: Any) -> dict[str, int]:
     return {ti.task_id: ti.try_number for ti in run.get_task_instances()}
-
-
-@pytest.fixture
-def run_dag(airflow_db: None) -> Callable[[Any], Any]:
-    """Write an inline DAG to the metadata DB and run it once with ``dag.test()``; returns the DagRun."""
-
-    def run(dag: Any, **kwargs: Any) -> Any:
-        _sync(dag)
-        return dag.test(**kwargs)
-
-    return run
