@@ -11,7 +11,7 @@ PYTHON ?= python3
 DEMO_DIR := .demo
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install test lint typecheck pytest demo clean constraints
+.PHONY: install test lint typecheck pytest demo clean constraints e2e
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: lint typecheck pytest
 # shows the SMS the emulator received. Everything lives in .demo/ (Airflow home, SQLite DB, logs).
 demo: install
 	$(PY) -m airflow_provider_isendpro.testing.demo --dag isendpro_alerting --workdir $(DEMO_DIR)
+
+# Runs it like production: a real Airflow deployment (scheduler, dag-processor, triggerer, API server,
+# LocalExecutor) on a throw-away PostgreSQL, all on loopback, triggers every example DAG through the REST
+# API against the emulator and checks the results (see e2e/run.py). Installs PostgreSQL with apt-get and
+# the PostgreSQL drivers into the venv if missing; leaves nothing running.
+e2e: install
+	e2e/postgres.sh install
+	$(UV) pip install -q --compile-bytecode -p $(PY) -c constraints.txt psycopg2-binary==2.9.13 asyncpg==0.32.0
+	$(PY) e2e/run.py
 
 constraints:
 	$(UV) pip freeze -p $(PY) --exclude-editable > constraints.txt
