@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 _home = tempfile.mkdtemp(prefix="airflow-home-")
 atexit.register(shutil.rmtree, _home, ignore_errors=True)
@@ -24,6 +25,11 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.p
 os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
     del os.environ[_name]
+
+# Property tests run beside a loaded machine in CI: no per-example deadline, no "too slow" health check
+# (they measure the machine, not the code). Example counts are set per test.
+settings.register_profile("isendpro", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("isendpro")
 
 #: Obviously fake keys. The distinctive one is searched for in logs and errors by the leak tests.
 FAKE_KEY = "emulator-fake-keyid"
