@@ -323,14 +323,25 @@ def _api_time(field: str, value: dt.datetime | dt.date | str) -> tuple[str, dt.d
                 field=field, value=value, rule="must be a date or datetime like '2026-01-31 23:00'"
             ) from None
         value = parsed if parsed.tzinfo else parsed.replace(tzinfo=paris)
+    elif not isinstance(value, dt.date):
+        raise IsendproValidationError(
+            field=field,
+            value=value,
+            rule="must be a date, an aware datetime, or a string like '2026-01-31 23:00'",
+        )
     elif not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time(), tzinfo=paris)
     elif value.tzinfo is None:
         raise IsendproValidationError(
             field=field, value=value, rule="must be timezone-aware (give a tzinfo, e.g. pendulum)"
         )
-    local = value.astimezone(paris)
-    return local.strftime(API_TIME_FORMAT), local
+    try:
+        local = value.astimezone(paris)
+    except OverflowError:
+        raise IsendproValidationError(field=field, value=value, rule="is outside years 1 to 9999") from None
+    # Written field by field: strftime("%Y") does not pad years below 1000 to four digits.
+    text = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    return text, local
 
 
 def download_campaign_report(

@@ -484,7 +484,9 @@ class IsendproNotifier(BaseNotifier):
     ) -> None:
         from airflow_provider_isendpro.sms import ISENDPRO_MAX_SEGMENTS
 
-        if not to or not (isinstance(to, str) or all(isinstance(t, str) for t in to)):
+        if not to or not (
+            isinstance(to, str) or (isinstance(to, (list, tuple)) and all(isinstance(t, str) for t in to))
+        ):
             raise IsendproValidationError(
                 field="to", value=to, rule="must be a phone number, several separated by commas, or a list"
             )

@@ -67,7 +67,10 @@ def read_numbers(
             raise IsendproValidationError(
                 field="numbers", value=numbers, rule="is empty: give at least one phone number"
             )
-        source = value_source(numbers, number_field)
+        try:
+            source = value_source(numbers, number_field)
+        except IsendproValidationError as exc:  # the parameter here is `numbers`, not `recipients`
+            raise IsendproValidationError(field="numbers", value=exc.value, rule=exc.rule) from None
     return lambda: (raw for raw, _fields in source())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -49,6 +50,20 @@ def _as_bool(name: str, value: Any) -> bool:
     if text in ("false", "0", "no", "off", "", "none"):
         return False
     raise IsendproValidationError(field=name, value=value, rule="must be true or false")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _limit(name: str, value: Any, *, whole: bool) -> Any:
+    """None, or a number >= 0 (a whole one when ``whole``): caps and prices are never text."""
+    if value is None:
+        return None
+    if not (_is_number(value) and value >= 0 and (isinstance(value, int) if whole else value < math.inf)):
+        kind = "a whole number" if whole else "a number"
+        raise IsendproValidationError(field=name, value=value, rule=f"must be {kind} >= 0, or None")
+    return value
 
 
 def default_ledger_root() -> str:
@@ -176,17 +191,19 @@ class SendSmsOperator(BaseOperator):
         self.batch_size = batch_size
         self.on_invalid = _choice("on_invalid", on_invalid)
         self.on_rejected = _choice("on_rejected", on_rejected)
-        if max_rejected_ratio is not None and not 0 <= max_rejected_ratio <= 1:
+        if max_rejected_ratio is not None and not (
+            _is_number(max_rejected_ratio) and 0 <= max_rejected_ratio <= 1
+        ):
             raise IsendproValidationError(
                 field="max_rejected_ratio", value=max_rejected_ratio, rule="must be between 0 and 1"
             )
         self.max_rejected_ratio = max_rejected_ratio
-        self.resend_unknown = resend_unknown
+        self.resend_unknown = _as_bool("resend_unknown", resend_unknown)  # "false" must not mean True
         self.dry_run = dry_run
-        self.max_recipients = max_recipients
-        self.max_total_segments = max_total_segments
+        self.max_recipients = _limit("max_recipients", max_recipients, whole=True)
+        self.max_total_segments = _limit("max_total_segments", max_total_segments, whole=True)
         self.check_credit = check_credit
-        self.unit_price = unit_price
+        self.unit_price = _limit("unit_price", unit_price, whole=False)
         self.ledger_path = ledger_path
         self.ledger_conn_id = ledger_conn_id
         self.details_path = details_path
@@ -260,9 +277,17 @@ class SendSmsOperator(BaseOperator):
         ]
 
     def _send_time(self, context: Context) -> Any:
+        try:
+            return self._scheduled_send()
+        except IsendproValidationError as exc:  # name the parameter the user wrote, not the helper's
+            if exc.field not in ("when", "at"):
+                raise
+            raise IsendproValidationError(field="send_at", value=exc.value, rule=exc.rule) from None
+
+    def _scheduled_send(self) -> Any:
         from airflow_provider_isendpro.sms import check_quiet_hours, schedule_send
 
-        when = self.send_at or None
+        when = None if self.send_at in (None, "") else self.send_at  # 0 or False are mistakes, not "now"
         if self.marketing:
             import pendulum
 
@@ -279,10 +304,13 @@ class SendSmsOperator(BaseOperator):
         from airflow_provider_isendpro.sending.ledger import Ledger, open_store
         from airflow_provider_isendpro.sending.plan import MessageRules, Planner
         from airflow_provider_isendpro.sending.service import SendPolicy, run_send
+        from airflow_provider_isendpro.sms import validate_sender
 
         hook = IsendproHook(self.isendpro_conn_id)
         dry_run = _as_bool("dry_run", self.dry_run)
         sender = self.sender if self.sender is not None else (None if dry_run else hook.default_sender)
+        if sender not in (None, ""):  # checked before any I/O (the ledger included), dry run or not
+            sender = validate_sender(sender)
         nostop = _as_bool("nostop", self.nostop)
         rules = MessageRules(
             sender=sender or None,

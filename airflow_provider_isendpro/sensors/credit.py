@@ -50,12 +50,10 @@ def _number(field: str, value: Any, *, rendered: bool, whole: bool) -> Any:
     number: float
     if isinstance(value, bool):
         number = math.nan
-    elif isinstance(value, (int, float)):
-        number = float(value)
     else:
         try:
-            number = float(str(value).strip())
-        except ValueError:
+            number = float(value) if isinstance(value, (int, float)) else float(str(value).strip())
+        except (ValueError, OverflowError):  # OverflowError: an int beyond the float range
             number = math.nan
     if not (number >= 0 and math.isfinite(number)) or (whole and not number.is_integer()):
         raise IsendproValidationError(field=field, value=value, rule=rule)

@@ -84,7 +84,7 @@ def _check_max_segments(value: object, name: str = "max_segments") -> int:
 
 
 def _check_text(text: object) -> str:
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not text.strip():  # blanks only: an empty SMS, billed all the same
         raise IsendproValidationError(
             field="text", value=text, rule="must be a non-empty string: there is nothing to send"
         )

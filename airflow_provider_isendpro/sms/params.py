@@ -217,11 +217,16 @@ def schedule_send(when: datetime | str, *, now: datetime | None = None, zone: st
                 "time, or no date to send immediately"
             ),
         )
-    utc = at.astimezone(timezone.utc)
-    if utc.second or utc.microsecond:
-        # Rounded in UTC: every zone of the enum has a whole-minute offset, and UTC has no DST gap.
-        utc = utc.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    local = utc.astimezone(tz)
+    try:
+        utc = at.astimezone(timezone.utc)
+        if utc.second or utc.microsecond:
+            # Rounded in UTC: every zone of the enum has a whole-minute offset, and UTC has no DST gap.
+            utc = utc.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        local = utc.astimezone(tz)
+    except OverflowError:  # within a day of datetime.max: the time cannot even be written down
+        raise IsendproValidationError(
+            field="when", value=when, rule="is beyond the end of year 9999; give a real send time"
+        ) from None
     if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
         raise IsendproValidationError(
             field="when",

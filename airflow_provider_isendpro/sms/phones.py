@@ -170,7 +170,7 @@ def _kind_names() -> dict[int, str]:
 def _check_region(region: object) -> str | None:
     import phonenumbers
 
-    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+    if region is not None and (not isinstance(region, str) or region not in phonenumbers.SUPPORTED_REGIONS):
         raise IsendproValidationError(
             field="region",
             value=region,
