@@ -14,8 +14,10 @@ must be 0 (the exit status is 1 otherwise, with the first failing inputs).
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _isolated_airflow_home() -> str:
     home = tempfile.mkdtemp(prefix="isendpro-fuzz-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ["AIRFLOW_HOME"] = home
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
