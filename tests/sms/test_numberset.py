@@ -22,6 +22,17 @@ def test_national_and_international_digits_never_collide() -> None:
     assert 612345678 not in numbers
 
 
+def test_full_buffers_become_runs_and_runs_merge() -> None:
+    numbers = NumberSet(buffer_size=2, max_runs=2)
+    wires = [f"06{n:08d}" for n in range(7)]
+    for wire in wires:
+        numbers.add(wire)
+    # 7 numbers: three buffers of 2 became runs, the third run merged them into one; 1 left in the buffer
+    assert len(numbers._runs) == 1 and len(numbers._runs[0]) == 6 and len(numbers._buffer) == 1
+    assert all(w in numbers for w in wires) and "0600000007" not in numbers
+    assert len(numbers) == 7
+
+
 @settings(max_examples=60)
 @given(st.lists(wires, max_size=300), st.lists(wires, max_size=50))
 def test_matches_a_plain_set_across_buffer_flushes_and_merges(added: list[str], probes: list[str]) -> None:
