@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_isendpro.errors import IsendproValidationError
-from airflow_provider_isendpro.operators.hlr import check_number_inputs, read_numbers
+from airflow_provider_isendpro.operators.hlr import check_number_inputs, read_outcomes
 from airflow_provider_isendpro.operators.reports import check_destination
 
 if TYPE_CHECKING:
@@ -63,18 +62,13 @@ class _BlacklistChangeOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_isendpro.errors import IsendproApiError, IsendproAuthError, IsendproError
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
-        from airflow_provider_isendpro.sms import NumberCheck, normalise_numbers
+        from airflow_provider_isendpro.sms import NumberCheck
 
-        raws = read_numbers(
-            self.numbers, self.numbers_file, number_field=self.number_field, conn_id=self.numbers_file_conn_id
-        )
-        outcomes = list(normalise_numbers(raws(), region=self.region, strict=self.strict_numbers))
-        if not outcomes:
-            raise IsendproValidationError(
-                field="numbers_file" if self.numbers_file is not None else "numbers",
-                value=self.numbers_file if self.numbers_file is not None else self.numbers,
-                rule="holds no phone number: nothing to change",
-            )
+        outcomes = read_outcomes(
+            self.numbers, self.numbers_file, number_field=self.number_field,
+            conn_id=self.numbers_file_conn_id, region=self.region, strict=self.strict_numbers,
+            purpose="change",
+        )  # fmt: skip
         entries: list[dict[str, Any]] = []
         hook = IsendproHook(self.isendpro_conn_id)
         try:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_isendpro.client import HlrResult
-    from airflow_provider_isendpro.sms import PhoneNumber
+    from airflow_provider_isendpro.sms import NumberOutcome, PhoneNumber
 
 OUTPUTS = ("all", "valid")
 
@@ -72,6 +72,33 @@ def read_numbers(
         except IsendproValidationError as exc:  # the parameter here is `numbers`, not `recipients`
             raise IsendproValidationError(field="numbers", value=exc.value, rule=exc.rule) from None
     return lambda: (raw for raw, _fields in source())
+
+
+def read_outcomes(
+    numbers: Any,
+    numbers_file: Any,
+    *,
+    number_field: str,
+    conn_id: str | None,
+    region: str,
+    strict: bool,
+    purpose: str,
+) -> list[NumberOutcome]:
+    """Every input number normalised (valid, invalid or duplicate), for the HLR and blacklist operators.
+
+    An input that holds no number at all is an error naming the parameter: nothing to ``purpose``.
+    """
+    from airflow_provider_isendpro.sms import normalise_numbers
+
+    raws = read_numbers(numbers, numbers_file, number_field=number_field, conn_id=conn_id)
+    outcomes = list(normalise_numbers(raws(), region=region, strict=strict))
+    if not outcomes:
+        raise IsendproValidationError(
+            field="numbers_file" if numbers_file is not None else "numbers",
+            value=numbers_file if numbers_file is not None else numbers,
+            rule=f"holds no phone number: nothing to {purpose}",
+        )
+    return outcomes
 
 
 def _as_batch_size(value: Any) -> int:
@@ -146,18 +173,13 @@ class HlrLookupOperator(BaseOperator):
         self.isendpro_conn_id = isendpro_conn_id
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_isendpro.sms import NumberCheck, normalise_numbers
+        from airflow_provider_isendpro.sms import NumberCheck
 
-        raws = read_numbers(
-            self.numbers, self.numbers_file, number_field=self.number_field, conn_id=self.numbers_file_conn_id
-        )
-        outcomes = list(normalise_numbers(raws(), region=self.region, strict=self.strict_numbers))
-        if not outcomes:
-            raise IsendproValidationError(
-                field="numbers_file" if self.numbers_file is not None else "numbers",
-                value=self.numbers_file if self.numbers_file is not None else self.numbers,
-                rule="holds no phone number: nothing to look up",
-            )
+        outcomes = read_outcomes(
+            self.numbers, self.numbers_file, number_field=self.number_field,
+            conn_id=self.numbers_file_conn_id, region=self.region, strict=self.strict_numbers,
+            purpose="look up",
+        )  # fmt: skip
         unique = [o.number for o in outcomes if o.status is NumberCheck.VALID and o.number is not None]
         invalid = sum(1 for o in outcomes if o.status is NumberCheck.INVALID)
         self.log.info(
