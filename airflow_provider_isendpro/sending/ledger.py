@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 State = Literal["pending", "done", "unknown"]
 _VERSION = 1
@@ -252,7 +252,3 @@ class Ledger:
             record = BatchRecord.from_json(self.store.read(name))
             for tracker in record.trackers:
                 yield tracker, (record.state, record.outcomes.get(tracker))
-
-
-def record_summary(record: BatchRecord) -> dict[str, Any]:
-    return {"fingerprint": record.fingerprint, "state": record.state, "recipients": len(record.trackers)}

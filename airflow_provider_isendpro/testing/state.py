@@ -118,11 +118,6 @@ class EmulatorState:
         self.next_id = 0
         self.rate_window = (0, 0)
 
-    def new_id(self) -> int:
-        with self.lock:
-            self.next_id += 1
-            return self.next_id
-
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {

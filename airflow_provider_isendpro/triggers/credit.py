@@ -65,7 +65,12 @@ class CreditTrigger(BaseTrigger):
         )
 
     def _retry_delay(self, failures: int, error: IsendproError) -> float:
-        delay = min(self.poll_interval, RETRY_BACKOFF * 2.0 ** (failures - 1))
+        from airflow_provider_isendpro.client.retry import RetryPolicy
+
+        # The client's backoff, capped at the poll interval; unlike the client, the trigger never gives up
+        # (the deferred task's timeout ends the wait), so only the delay is borrowed, not the attempt limit.
+        policy = RetryPolicy(backoff_initial=RETRY_BACKOFF, backoff_max=self.poll_interval, jitter=False)
+        delay = policy.backoff(failures)
         if isinstance(error, IsendproRateLimitError) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
         return delay
