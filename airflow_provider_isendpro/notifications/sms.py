@@ -128,7 +128,7 @@ def exception_summary(exception: Any) -> str:
 
 
 def _run_url(dag_id: str, run_id: str) -> str:
-    from airflow.sdk.configuration import conf
+    from airflow_provider_isendpro._compat import conf
 
     base = str(conf.get("api", "base_url", fallback="http://localhost:8080/"))
     return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"

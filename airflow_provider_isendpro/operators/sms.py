@@ -68,7 +68,7 @@ def _limit(name: str, value: Any, *, whole: bool) -> Any:
 
 def default_ledger_root() -> str:
     """``[isendpro] ledger_path`` from the Airflow configuration, else ``$AIRFLOW_HOME/isendpro/ledger``."""
-    from airflow.sdk.configuration import conf
+    from airflow_provider_isendpro._compat import conf
 
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     return str(conf.get("isendpro", "ledger_path", fallback="") or os.path.join(home, "isendpro", "ledger"))

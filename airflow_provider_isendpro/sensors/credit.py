@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
 
+from airflow_provider_isendpro._compat import conf
 from airflow_provider_isendpro.errors import IsendproError, IsendproTransportError, IsendproValidationError
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class CreditSensor(BaseSensorOperator):
 
     def _first_poke(self, context: Context) -> PokeReturnValue:
         """The check before deferring, with the error handling ``BaseSensorOperator.execute`` applies."""
-        from airflow.sdk.exceptions import AirflowSkipException
+        from airflow_provider_isendpro._compat import AirflowSkipException
 
         try:
             return self.poke(context)
@@ -204,7 +204,7 @@ class CreditSensor(BaseSensorOperator):
             return credit
         message = (event or {}).get("message") or f"unexpected trigger event {event!r}"
         if self.never_fail:
-            from airflow.sdk.exceptions import AirflowSkipException
+            from airflow_provider_isendpro._compat import AirflowSkipException
 
             raise AirflowSkipException(f"Skipping due to never_fail is set to True: {message}")
         raise error_from_event(event or {}, f"iSendPro credit check failed in the triggerer: {message}")
