@@ -81,6 +81,13 @@ class LedgerStore(Protocol):
     def names(self) -> set[str]: ...
     def read(self, name: str) -> str: ...
     def write(self, name: str, text: str, *, durable: bool = True) -> None: ...
+    def create(self, name: str, text: str) -> bool:
+        """Write ``name`` only if no record of that name exists, atomically: True if this call wrote it.
+
+        Two processes racing for the same name never both get True (the basis of claims and of the
+        notifier's throttle windows)."""
+        ...
+
     def delete(self, name: str) -> None: ...
     def describe(self) -> str: ...
 
@@ -147,6 +154,23 @@ class LocalLedgerStore:
     def write(self, name: str, text: str, *, durable: bool = True) -> None:
         self._append(name, text, durable)
 
+    def create(self, name: str, text: str) -> bool:
+        """Under an exclusive ``flock`` on the journal: re-read it (other processes append too), then
+        append ``name`` durably unless it is already there."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as journal:
+            fcntl.flock(journal.fileno(), fcntl.LOCK_EX)
+            try:
+                self._records = None  # another process may have appended since we last read
+                if name in self._load():
+                    return False
+                self._append(name, text, durable=True)
+                return True
+            finally:
+                fcntl.flock(journal.fileno(), fcntl.LOCK_UN)
+
     def delete(self, name: str) -> None:
         self._append(name, None, durable=False)
 
@@ -175,6 +199,15 @@ class ObjectStorageLedgerStore:
 
     def write(self, name: str, text: str, *, durable: bool = True) -> None:
         (self.root / name).write_text(text)  # an object store acknowledges a PUT once it is stored
+
+    def create(self, name: str, text: str) -> bool:
+        """A conditional put (``If-None-Match: *`` on S3) through fsspec's ``mode="create"``."""
+        target = self.root / name
+        try:
+            target.fs.pipe_file(target.path, text.encode(), mode="create")
+        except FileExistsError:
+            return False
+        return True
 
     def delete(self, name: str) -> None:
         target = self.root / name
