@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from airflow_provider_isendpro.sms import PhoneNumber, PreparedMessage, ScheduledSend
 
 API_TIME_FORMAT = "%Y-%m-%d %H:%M"
+#: ``/comptage`` declares ``smslong`` as an enum with the single value ``"999"`` (count dynamically).
+COMPTAGE_SMSLONG = "999"
 #: The 26 custom contact fields A..Z of a répertoire travel as champ2..champ27 (champ1 is the name).
 CONTACT_FIELD_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -65,6 +67,7 @@ def _message(
     text: str | PreparedMessage,
     *,
     metropolitan: bool,
+    region: str | None,
     sender: str | None,
     nostop: bool,
     max_segments: int,
@@ -77,9 +80,54 @@ def _message(
     return prepare_message(
         text,
         metropolitan=metropolitan,
+        region=region,
         transliterate=transliterate,
         stop_suffix=sender is not None and not nostop,
         max_segments=max_segments,
+    )
+
+
+def _one_message(
+    number: PhoneNumber,
+    text: str | PreparedMessage,
+    *,
+    sender: str | None,
+    nostop: bool,
+    max_segments: int,
+    transliterate: bool,
+    ucs2_overseas: bool,
+) -> dict[str, Any]:
+    """The message fields of ``/sms`` and ``/comptage``, from one prepared message.
+
+    Both operations take these fields from here, so a count is made of exactly what would be sent: the
+    same (transliterated) text, ``ucs2`` flag, sender and STOP choice, after the same checks.
+    """
+    message = _message(
+        text,
+        metropolitan=number.gsm_only_for(ucs2_overseas=ucs2_overseas),
+        region=number.region,
+        sender=sender,
+        nostop=nostop,
+        max_segments=max_segments,
+        transliterate=transliterate,
+    )
+    if message.ucs2 and number.metropolitan:  # only a caller-prepared message gets here
+        raise _ucs2_refused(number)
+    fields: dict[str, Any] = {"num": number.wire, "sms": message.text, "smslong": message.smslong}
+    fields.update(_send_options(sender=sender, send_at=None, nostop=nostop))
+    if message.ucs2:
+        fields["ucs2"] = "1"
+    return fields
+
+
+def _ucs2_refused(number: PhoneNumber) -> IsendproValidationError:
+    from airflow_provider_isendpro.sms import region_name
+
+    return IsendproValidationError(
+        field="to",
+        value=number.wire,
+        rule=f"this request needs UCS-2, which is not sent to numbers of {region_name(number.region)} "
+        "(GSM-7 only): send those numbers in a separate request, or transliterate",
     )
 
 
@@ -132,6 +180,7 @@ def send_sms(
     nostop: bool = False,
     max_segments: int = 6,
     transliterate: bool = False,
+    ucs2_overseas: bool = False,
     sandbox: bool | None = None,
 ) -> ApiCall[SendResult]:
     """Send one SMS to one number (``POST /sms``). Never retried once the request has left.
@@ -144,21 +193,20 @@ def send_sms(
     :param nostop: ask iSendPro not to append the STOP mention (approved non-commercial accounts only).
     :param max_segments: refuse a message longer than this many SMS parts (1 to 6).
     :param transliterate: replace characters outside GSM-7 (’ « œ ê…) for French numbers.
+    :param ucs2_overseas: allow UCS-2 (non-GSM text) to the French overseas departments (Réunion,
+        Guadeloupe...), which get GSM-7 only by default; metropolitan France always gets GSM-7 only.
     :param sandbox: override the connection's sandbox flag for this call.
     """
-    number = _number(to)
-    message = _message(
+    fields = _one_message(
+        _number(to),
         text,
-        metropolitan=number.gsm_only,
         sender=sender,
         nostop=nostop,
         max_segments=max_segments,
         transliterate=transliterate,
+        ucs2_overseas=ucs2_overseas,
     )
-    fields: dict[str, Any] = {"num": number.wire, "sms": message.text, "smslong": message.smslong}
-    fields.update(_send_options(sender=sender, send_at=send_at, nostop=nostop))
-    if message.ucs2:
-        fields["ucs2"] = "1"
+    fields.update(_schedule(send_at))
     if tracker is not None:
         fields["tracker"] = _trackers([tracker], 1)[0]
     return ApiCall(
@@ -177,14 +225,16 @@ def send_sms_multi(
     nostop: bool = False,
     max_segments: int = 6,
     transliterate: bool = False,
+    ucs2_overseas: bool = False,
     sandbox: bool | None = None,
 ) -> ApiCall[SendResult]:
     """Send to several numbers in one request (``POST /smsmulti``): one shared text, or one text per number.
 
     ``text`` is either one message for everybody or a list aligned with ``to``; ``trackers`` likewise
     aligns with ``to``. ``ucs2`` is one flag for the whole request, so a request that needs UCS-2 must not
-    include French numbers (iSendPro sends them GSM-7 only): split such batches by region.
-    Other parameters as for :func:`send_sms`. Never retried once the request has left.
+    include GSM-only numbers (metropolitan France; the overseas departments unless ``ucs2_overseas``):
+    split such batches by region. Other parameters as for :func:`send_sms`. Never retried once the
+    request has left.
     """
     from airflow_provider_isendpro.sms import PreparedMessage
 
@@ -197,11 +247,14 @@ def send_sms_multi(
             value=f"{len(texts)} texts",
             rule=f"a list of texts must give exactly one text per number ({len(numbers)})",
         )
-    any_gsm_only = any(n.gsm_only for n in numbers)
+    gsm_only = [n.gsm_only_for(ucs2_overseas=ucs2_overseas) for n in numbers]
+    first_gsm_only = next((n for n, g in zip(numbers, gsm_only, strict=True) if g), None)
+    given = [texts[0] if shared else texts[i] for i in range(len(numbers))]
     messages = [
         _message(
             t,
-            metropolitan=any_gsm_only if shared else numbers[i].gsm_only,
+            metropolitan=first_gsm_only is not None if shared else gsm_only[i],
+            region=(first_gsm_only or numbers[0]).region if shared else numbers[i].region,
             sender=sender,
             nostop=nostop,
             max_segments=max_segments,
@@ -210,13 +263,18 @@ def send_sms_multi(
         for i, t in enumerate(texts)
     ]
     ucs2 = any(m.ucs2 for m in messages)
-    if ucs2 and any_gsm_only:
-        raise IsendproValidationError(
-            field="to",
-            value=next(n.wire for n in numbers if n.gsm_only),
-            rule="this request needs UCS-2 for some texts, which is not sent to French numbers "
-            "(GSM-7 only): send those numbers in a separate request, or transliterate",
-        )
+    # One ucs2 flag per request: it must not reach a metropolitan number (iSendPro's rule), nor a number
+    # kept GSM-only by policy whose text was prepared here. A caller-prepared message carries its policy.
+    blocked = next(
+        (
+            n
+            for n, g, t in zip(numbers, gsm_only, given, strict=True)
+            if n.metropolitan or (g and not isinstance(t, PreparedMessage))
+        ),
+        None,
+    )
+    if ucs2 and blocked is not None:
+        raise _ucs2_refused(blocked)
     fields: dict[str, Any] = {
         "num": [n.wire for n in numbers],
         "sms": [m.text for m in messages],
@@ -247,10 +305,18 @@ def send_to_contact_list(
     """Send one text to every number of a stored répertoire (``POST /smsmulti`` with ``repertoireId``).
 
     The list's numbers are not known here, so the text is checked as for French numbers (GSM-7 only).
+
+    Wire form: ``{"repertoireId": ..., "num": [], "sms": [...]}``. The spec marks ``num`` required on
+    ``/smsmulti`` and the only known client of the répertoire form omits it (API-NOTES 6.2, UNCERTAIN).
+    An empty array satisfies the spec (present, an array) and adds no recipient, so it works whether the
+    server requires the field, ignores it, or merges it with the list; omitting it only works in the last
+    two cases. The emulator follows the spec by default and accepts the omission only when started with
+    ``smsmulti_repertoire_without_num=True``.
     """
     message = _message(
         text,
         metropolitan=True,
+        region=None,
         sender=sender,
         nostop=nostop,
         max_segments=max_segments,
@@ -258,6 +324,7 @@ def send_to_contact_list(
     )
     fields: dict[str, Any] = {
         "repertoireId": _list_id(list_id),
+        "num": [],
         "sms": [message.text],
         "smslong": message.smslong,
     }
@@ -294,19 +361,32 @@ def hlr_lookup(numbers: Sequence[str | PhoneNumber]) -> ApiCall[list[HlrResult]]
 
 def count_message(
     to: str | PhoneNumber,
-    text: str,
+    text: str | PreparedMessage,
     *,
     sender: str | None = None,
     nostop: bool = False,
+    max_segments: int = 6,
+    transliterate: bool = False,
+    ucs2_overseas: bool = False,
 ) -> ApiCall[MessageCount]:
     """iSendPro's own count of characters and SMS parts for a message, without sending (``/comptage``).
 
-    Give the same ``sender`` and ``nostop`` as for the real send: the STOP mention changes the count.
+    Takes the same arguments as :func:`send_sms` (scheduling and tracker aside) and prepares the message
+    the same way, so the count is made of what the send would carry: the same encoding checks (text
+    that the send would refuse is refused here too), transliteration, ``ucs2`` flag, sender and STOP
+    choice (API-NOTES 6.5). The one difference on the wire is ``smslong``: the spec allows only
+    ``"999"`` on ``/comptage``, so the ``max_segments`` cap is applied locally, as for the send.
     """
-    if not isinstance(text, str) or not text:
-        raise IsendproValidationError(field="text", value=text, rule="must be a non-empty string")
-    fields: dict[str, Any] = {"comptage": "1", "num": _number(to).wire, "sms": text}
-    fields.update(_send_options(sender=sender, send_at=None, nostop=nostop))
+    fields = _one_message(
+        _number(to),
+        text,
+        sender=sender,
+        nostop=nostop,
+        max_segments=max_segments,
+        transliterate=transliterate,
+        ucs2_overseas=ucs2_overseas,
+    )
+    fields = {"comptage": "1", **fields, "smslong": COMPTAGE_SMSLONG}
     return ApiCall("comptage", "POST", "/comptage", fields, "json", responses.parse_count, repeatable=True)
 
 

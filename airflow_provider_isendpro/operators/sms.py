@@ -95,6 +95,9 @@ class SendSmsOperator(BaseOperator):
     :param send_at: schedule the send (aware datetime or ISO 8601 string with offset); default now.
     :param nostop: ask iSendPro to leave out the STOP mention (approved non-commercial accounts only).
     :param transliterate: replace characters outside GSM-7 (’ « œ ê …) for French numbers instead of failing.
+    :param ucs2_overseas: send non-GSM text as UCS-2 to the French overseas departments (Réunion,
+        Guadeloupe, Martinique, French Guiana, Mayotte), which iSendPro allows ("UCS-2 only outside
+        metropolitan France") but which get GSM-7 only by default, as metropolitan numbers always do.
     :param max_segments: refuse any message longer than this many SMS parts (1-6).
     :param marketing: apply the French marketing rules: no sending 20:00-08:00, Sundays or public holidays.
     :param quiet_hours: with ``marketing``: ``"fail"``, or ``"defer"`` to schedule at the next allowed time.
@@ -142,6 +145,7 @@ class SendSmsOperator(BaseOperator):
         send_at: Any = None,
         nostop: bool = False,
         transliterate: bool = False,
+        ucs2_overseas: bool = False,
         max_segments: int = 6,
         marketing: bool = False,
         quiet_hours: str = "fail",
@@ -182,6 +186,7 @@ class SendSmsOperator(BaseOperator):
         self.send_at = send_at
         self.nostop = nostop
         self.transliterate = transliterate
+        self.ucs2_overseas = ucs2_overseas
         self.max_segments = max_segments
         self.marketing = marketing
         self.quiet_hours = _choice("quiet_hours", quiet_hours)
@@ -319,6 +324,7 @@ class SendSmsOperator(BaseOperator):
             transliterate=_as_bool("transliterate", self.transliterate),
             region=self.region,
             strict=self.strict_numbers,
+            ucs2_overseas=_as_bool("ucs2_overseas", self.ucs2_overseas),
         )
         scope = self._scope(context)
         planner = Planner(

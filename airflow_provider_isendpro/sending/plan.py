@@ -59,6 +59,7 @@ class MessageRules:
     region: str = "FR"
     strict: bool = True
     allow_landline: bool = False
+    ucs2_overseas: bool = False
 
 
 class Planner:
@@ -76,22 +77,26 @@ class Planner:
         self.scope = scope
         self._shared: dict[bool, PreparedMessage] = {}
 
-    def _prepare(self, text: str, gsm_only: bool) -> PreparedMessage:
+    def _prepare(self, text: str, gsm_only: bool, region: str = "FR") -> PreparedMessage:
         from airflow_provider_isendpro.sms import prepare_message
 
         rules = self.rules
         return prepare_message(
             text,
             metropolitan=gsm_only,
+            region=region,
             transliterate=rules.transliterate,
             stop_suffix=rules.sender is not None and not rules.nostop,
             max_segments=rules.max_segments,
         )
 
-    def shared_message(self, gsm_only: bool) -> PreparedMessage:
-        """The shared text, prepared once per encoding policy; a rule it breaks fails the whole send."""
+    def shared_message(self, gsm_only: bool, region: str = "FR") -> PreparedMessage:
+        """The shared text, prepared once per encoding policy; a rule it breaks fails the whole send.
+
+        ``region`` (of the first number needing this policy) only words the error.
+        """
         if gsm_only not in self._shared:
-            self._shared[gsm_only] = self._prepare(self.render(None), gsm_only)
+            self._shared[gsm_only] = self._prepare(self.render(None), gsm_only, region)
         return self._shared[gsm_only]
 
     def plan(self, items: Iterator[SourceItem]) -> Iterator[Planned | Unplanned]:
@@ -123,11 +128,12 @@ class Planner:
                 continue
             number = outcome.number
             assert number is not None
+            gsm_only = number.gsm_only_for(ucs2_overseas=rules.ucs2_overseas)
             try:
                 if self.personalised:
-                    message = self._prepare(self.render(current[0]), number.gsm_only)
+                    message = self._prepare(self.render(current[0]), gsm_only, number.region)
                 else:
-                    message = self.shared_message(number.gsm_only)
+                    message = self.shared_message(gsm_only, number.region)
             except IsendproValidationError as exc:
                 if not self.personalised:
                     raise

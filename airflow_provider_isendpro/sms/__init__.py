@@ -22,12 +22,14 @@ from airflow_provider_isendpro.sms.params import (
     validate_tracker,
 )
 from airflow_provider_isendpro.sms.phones import (
+    FRENCH_OVERSEAS_REGIONS,
     NumberCheck,
     NumberOutcome,
     PhoneNumber,
     mask_number,
     normalise_number,
     normalise_numbers,
+    region_name,
 )
 from airflow_provider_isendpro.sms.quiet_hours import check_quiet_hours, french_public_holidays
 from airflow_provider_isendpro.sms.text import (
@@ -42,6 +44,7 @@ from airflow_provider_isendpro.sms.text import (
 from airflow_provider_isendpro.sms.translit import Transliteration, transliterate
 
 __all__ = [
+    "FRENCH_OVERSEAS_REGIONS",
     "GMT_ZONES",
     "GSM_BASIC",
     "GSM_EXTENSION",
@@ -66,6 +69,7 @@ __all__ = [
     "normalise_number",
     "normalise_numbers",
     "prepare_message",
+    "region_name",
     "schedule_send",
     "smslong_value",
     "transliterate",

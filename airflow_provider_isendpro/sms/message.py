@@ -2,7 +2,8 @@
 
 ``prepare_message`` applies the provider's UCS-2 policy (API-NOTES 8.1): iSendPro accepts UCS-2 only
 for numbers outside metropolitan France, so non-GSM text to a French number is transliterated (opt-in)
-or refused before anything is sent.
+or refused before anything is sent. The overseas departments get GSM-7 only by default too (see
+``phones.FRENCH_OVERSEAS_REGIONS`` for why); ``ucs2_overseas=True`` lets them have UCS-2.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_isendpro.errors import IsendproValidationError
+from airflow_provider_isendpro.sms.phones import FRENCH_OVERSEAS_REGIONS, region_name
 from airflow_provider_isendpro.sms.text import (
     GSM7,
     ISENDPRO_MAX_SEGMENTS,
@@ -124,19 +126,45 @@ def analyse_message(text: str, *, stop_suffix: bool = False, max_segments: int =
     return MessageInfo(text, encoding, units, segments, stop_suffix, non_gsm)
 
 
+def _gsm_only_reason(region: str | None) -> str:
+    """Why the recipient gets GSM-7 only and what to do, naming the number's real region."""
+    if region == "FR":
+        return (
+            "iSendPro only sends GSM-7 text to metropolitan French numbers: replace them, or pass "
+            "transliterate=True to convert them automatically"
+        )
+    if region in FRENCH_OVERSEAS_REGIONS:
+        return (
+            f"the number is in {region_name(region)}, a French overseas department, which gets GSM-7 text "
+            "only by default: replace them, pass transliterate=True to convert them automatically, or "
+            "ucs2_overseas=True to send UCS-2 (iSendPro allows it outside metropolitan France)"
+        )
+    if region is None:
+        return (
+            "the recipients are not known in advance (a contact list), so only GSM-7 text is sent: "
+            "replace them, or pass transliterate=True to convert them automatically"
+        )
+    return (
+        f"the number is in {region_name(region)} and was sent as GSM-7 only: replace them, or pass "
+        "transliterate=True to convert them automatically"
+    )
+
+
 def prepare_message(
     text: str,
     *,
     metropolitan: bool,
+    region: str | None = "FR",
     transliterate: bool = False,
     stop_suffix: bool = False,
     max_segments: int = 6,
 ) -> PreparedMessage:
     """Apply the UCS-2 policy, then count and cap: the ready-to-send text with its ``ucs2``/``smslong``.
 
-    ``metropolitan`` means the recipient needs GSM-only text. SMS-FACTS §4 suggests treating the French
-    overseas departments the same way; :attr:`PhoneNumber.gsm_only` gives that answer for a number.
-    GSM text is sent as is; non-GSM text to a metropolitan number is transliterated when
+    ``metropolitan`` means the recipient needs GSM-only text: metropolitan France always, the French
+    overseas departments by default (SMS-FACTS §4); :meth:`PhoneNumber.gsm_only_for` gives that answer
+    for a number. ``region`` (the number's region code, ``None`` when the recipients are unknown) only
+    words the error. GSM text is sent as is; non-GSM text to a GSM-only recipient is transliterated when
     ``transliterate`` is on, otherwise refused; non-GSM text to any other number is sent with ``ucs2``.
     """
     max_segments = _check_max_segments(max_segments)
@@ -149,9 +177,8 @@ def prepare_message(
                 field="text",
                 value=text,
                 rule=(
-                    f"has characters outside the GSM-7 alphabet: {describe_characters(non_gsm)}; iSendPro "
-                    "only sends GSM-7 text to metropolitan French numbers: replace them, or pass "
-                    "transliterate=True to convert them automatically"
+                    f"has characters outside the GSM-7 alphabet: {describe_characters(non_gsm)}; "
+                    + _gsm_only_reason(region)
                 ),
             )
         result = _transliterate(text)

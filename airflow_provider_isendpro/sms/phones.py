@@ -30,7 +30,22 @@ OVERSEAS_PREFIXES: Final[dict[str, str]] = {
     "639": "YT",
 }
 #: Regions of the French overseas departments (+262, +590, +594, +596): SMS-FACTS §4 defaults them to GSM.
+#: iSendPro's rule is "UCS-2 only outside metropolitan France" (API-NOTES 8.1), which literally admits
+#: them, but these numbers share the French numbering plan (``06 9x``) and French operators; whether
+#: iSendPro routes them as "France" (GSM-7 only) is not documented. GSM-7 is delivered either way, so it
+#: stays the default; ``ucs2_overseas=True`` (operator, notifier, client) opts in to UCS-2 for them.
 FRENCH_OVERSEAS_REGIONS: Final = frozenset({"RE", "YT", "GP", "BL", "MF", "GF", "MQ"})
+#: Names used in messages, so an error names the number's real region.
+REGION_NAMES: Final[dict[str, str]] = {
+    "FR": "metropolitan France",
+    "RE": "Réunion",
+    "YT": "Mayotte",
+    "GP": "Guadeloupe",
+    "BL": "Saint-Barthélemy",
+    "MF": "Saint-Martin",
+    "GF": "French Guiana",
+    "MQ": "Martinique",
+}
 
 _KIND_OK: Final = frozenset({"mobile", "fixed_line_or_mobile", "pager", "personal_number", "unknown"})
 _KIND_LANDLINE: Final = frozenset({"fixed_line", "voip"})
@@ -62,6 +77,13 @@ class PhoneNumber:
     def gsm_only(self) -> bool:
         """Whether to send GSM-7 only: metropolitan France, and by default its overseas departments."""
         return self.metropolitan or self.region in FRENCH_OVERSEAS_REGIONS
+
+    def gsm_only_for(self, *, ucs2_overseas: bool = False) -> bool:
+        """:attr:`gsm_only`, unless ``ucs2_overseas`` allows UCS-2 to the French overseas departments.
+
+        Metropolitan France is always GSM-7 only: iSendPro refuses UCS-2 there (API-NOTES 8.1).
+        """
+        return self.metropolitan or (not ucs2_overseas and self.region in FRENCH_OVERSEAS_REGIONS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -339,6 +361,16 @@ def _outcomes(
         else:
             seen.add(number.wire)
             yield NumberOutcome(index, text, NumberCheck.VALID, number=number)
+
+
+def region_name(region: str | None) -> str:
+    """``"RE"`` -> ``"Réunion (RE)"``, ``"FR"`` -> ``"metropolitan France"``; other codes as given."""
+    if region is None:
+        return "an unknown region"
+    if region == "FR":
+        return REGION_NAMES["FR"]
+    name = REGION_NAMES.get(region)
+    return region if name is None else f"{name} ({region})"
 
 
 def mask_number(wire: str) -> str:

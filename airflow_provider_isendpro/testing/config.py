@@ -150,7 +150,10 @@ class EmulatorConfig:
     # Request leniency (§11 #11, #12, #17-#20).
     accept_plus_prefix: bool = True
     smsmulti_sms_as_string: bool = True
-    smsmulti_repertoire_without_num: bool = True
+    smsmulti_repertoire_without_num: bool = False
+    """Accept ``/smsmulti`` with ``repertoireId`` and no ``num`` at all (a third-party script sends that,
+    API-NOTES 6.2). Off by default, as the spec marks ``num`` required: the client sends ``"num": []``.
+    CLI: ``--config '{"smsmulti_repertoire_without_num": true}'``."""
     strict_listenoire_casing: bool = True
     listenoire_form_body: bool = False
     accept_lowercase_sender: bool = True

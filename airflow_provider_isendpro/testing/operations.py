@@ -854,8 +854,17 @@ def _dispatch(
 
     options: dict[str, Any] = {}
     if op.operation_id == "sendSmsMulti":
-        if config.smsmulti_repertoire_without_num and params.get("repertoireId"):
+        if params.get("repertoireId") and (
+            config.smsmulti_repertoire_without_num or isinstance(params.get("num"), list)
+        ):
+            # With a list, ``num`` may be empty: the spec requires the field, not a recipient in it.
             options["optional"] = frozenset({"num"})
+        elif params.get("repertoireId") and "num" not in params:
+            raise ApiError(
+                "missing_field",
+                "'num' (POST /smsmulti): the spec requires it with 'repertoireId' too; send \"num\": [] "
+                "(the emulator accepts its omission with smsmulti_repertoire_without_num=true)",
+            )
         if config.smsmulti_sms_as_string:
             options["string_as_array"] = frozenset({"sms"})
     if path in LISTENOIRE_PATHS:

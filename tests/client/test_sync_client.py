@@ -178,7 +178,11 @@ def test_send_sms_multi_one_text_per_number(client: Client, emu: IsendproEmulato
     assert [(s.tel, s.text) for s in emu.sent] == [("0612345678", "Hi Ann"), ("0756123456", long_text)]
 
 
-def test_send_to_contact_list(client: Client, emu: IsendproEmulator) -> None:
+@pytest.mark.parametrize("lenient", [False, True], ids=["spec-emulator", "lenient-emulator"])
+def test_send_to_contact_list(client: Client, emu: IsendproEmulator, lenient: bool) -> None:
+    # The wire form carries "num": [] (the spec requires the field): accepted whether or not the emulator
+    # tolerates its omission.
+    emu.configure(smsmulti_repertoire_without_num=lenient)
     list_id = create_list(emu, "Astreinte", ["0612345678", "0756123456"])
     before = len(emu.requests)
 
@@ -186,7 +190,8 @@ def test_send_to_contact_list(client: Client, emu: IsendproEmulator) -> None:
 
     assert_request(
         only_request(emu, before), "POST", "/smsmulti",
-        json={"keyid": KEY, "repertoireId": list_id, "sms": ["Astreinte ce soir"], "smslong": "6"},
+        json={"keyid": KEY, "repertoireId": list_id, "num": [], "sms": ["Astreinte ce soir"],
+              "smslong": "6"},
     )  # fmt: skip
     assert result.to_dict() == {"recipients": [accepted("0612345678"), accepted("0756123456")]}
     assert [s.tel for s in emu.sent] == ["0612345678", "0756123456"]
@@ -230,7 +235,8 @@ def test_count_message(client: Client, emu: IsendproEmulator) -> None:
 
     assert_request(
         only_request(emu), "POST", "/comptage",
-        json={"keyid": KEY, "comptage": "1", "num": "0612345678", "sms": "Bonjour", "emetteur": "ACME"},
+        json={"keyid": KEY, "comptage": "1", "num": "0612345678", "sms": "Bonjour", "smslong": "999",
+              "emetteur": "ACME"},
     )  # fmt: skip
     # 7 characters + the 12 of the STOP mention a custom sender brings.
     assert result.to_dict() == {"number": "0612345678", "characters": 19, "segments": 1}
@@ -241,8 +247,8 @@ def test_count_message_without_stop(client: Client, emu: IsendproEmulator) -> No
 
     assert_request(
         only_request(emu), "POST", "/comptage",
-        json={"keyid": KEY, "comptage": "1", "num": "0612345678", "sms": "Bonjour", "emetteur": "ACME",
-              "nostop": "1"},
+        json={"keyid": KEY, "comptage": "1", "num": "0612345678", "sms": "Bonjour", "smslong": "999",
+              "emetteur": "ACME", "nostop": "1"},
     )  # fmt: skip
     assert result.to_dict() == {"number": "0612345678", "characters": 7, "segments": 1}
 

@@ -91,12 +91,39 @@ def test_plus_prefix_switch(api: Api) -> None:
 
 
 def test_smsmulti_leniencies_can_be_turned_off(api: Api) -> None:
-    api.emu.configure(smsmulti_sms_as_string=False, smsmulti_repertoire_without_num=False)
+    api.emu.configure(smsmulti_sms_as_string=False)
     assert error(api.json("/smsmulti", {"num": ["0612345678"], "sms": "x"}))[0] == "5"
-    rep = entries(api.json("/repertoire", {"repertoireEdit": "create", "repertoireNom": "x"}))[0][
-        "repertoireId"
-    ]
-    assert error(api.json("/smsmulti", {"repertoireId": rep, "sms": ["x"]}))[0] == "4"
+
+
+def _list_with(api: Api, number: str) -> str:
+    rep = entries(api.json("/repertoire", {"repertoireEdit": "create", "repertoireNom": "x"}))[0]
+    api.json("/repertoire", {"repertoireEdit": "add", "repertoireId": rep["repertoireId"], "num": [number]},
+             method="PUT")  # fmt: skip
+    return str(rep["repertoireId"])
+
+
+def test_repertoire_send_without_num_follows_the_spec_by_default(api: Api) -> None:
+    rep = _list_with(api, "0612345678")
+    assert error(api.json("/smsmulti", {"repertoireId": rep, "sms": ["x"]})) == (
+        "4",
+        "Missing required field: 'num' (POST /smsmulti): the spec requires it with 'repertoireId' too; "
+        'send "num": [] (the emulator accepts its omission with smsmulti_repertoire_without_num=true)',
+    )
+    assert api.emu.sent == []
+    # An empty array is the field present, with no extra recipient: the list is sent.
+    sent = entries(api.json("/smsmulti", {"repertoireId": rep, "num": [], "sms": ["x"]}))
+    assert [(e["code"], e["tel"]) for e in sent] == [(0, "0612345678")]
+
+
+def test_repertoire_send_without_num_accepted_by_the_lenient_switch(api: Api) -> None:
+    api.emu.configure(smsmulti_repertoire_without_num=True)
+    rep = _list_with(api, "0612345678")
+    sent = entries(api.json("/smsmulti", {"repertoireId": rep, "sms": ["x"]}))
+    assert [(e["code"], e["tel"]) for e in sent] == [(0, "0612345678")]
+
+
+def test_smsmulti_without_list_still_needs_a_recipient(api: Api) -> None:
+    assert error(api.json("/smsmulti", {"num": [], "sms": ["x"]}))[0] == "4"
 
 
 def test_lowercase_sender_switch(api: Api) -> None:

@@ -10,6 +10,7 @@ from airflow_provider_isendpro.sms import (
     PreparedMessage,
     analyse_message,
     prepare_message,
+    region_name,
     smslong_value,
 )
 
@@ -164,3 +165,41 @@ def test_prepare_applies_cap_after_transliteration() -> None:
 def test_prepare_stop_suffix() -> None:
     prepared = prepare_message("a" * 149, metropolitan=True, stop_suffix=True)
     assert (prepared.units, prepared.segments) == (161, 2)
+
+
+NON_GSM = "'ê' (U+00EA)"
+
+
+@pytest.mark.parametrize(
+    ("region", "reason"),
+    [
+        ("FR", "iSendPro only sends GSM-7 text to metropolitan French numbers: replace them, or pass "
+               "transliterate=True to convert them automatically"),
+        ("RE", "the number is in Réunion (RE), a French overseas department, which gets GSM-7 text only "
+               "by default: replace them, pass transliterate=True to convert them automatically, or "
+               "ucs2_overseas=True to send UCS-2 (iSendPro allows it outside metropolitan France)"),
+        ("GF", "the number is in French Guiana (GF), a French overseas department, which gets GSM-7 text "
+               "only by default: replace them, pass transliterate=True to convert them automatically, or "
+               "ucs2_overseas=True to send UCS-2 (iSendPro allows it outside metropolitan France)"),
+        (None, "the recipients are not known in advance (a contact list), so only GSM-7 text is sent: "
+               "replace them, or pass transliterate=True to convert them automatically"),
+        ("NC", "the number is in NC and was sent as GSM-7 only: replace them, or pass transliterate=True "
+               "to convert them automatically"),
+    ],
+)  # fmt: skip
+def test_prepare_refusal_names_the_real_region(region: str | None, reason: str) -> None:
+    with pytest.raises(IsendproValidationError) as info:
+        prepare_message("fête", metropolitan=True, region=region)
+    assert str(info.value) == f"text='fête': has characters outside the GSM-7 alphabet: {NON_GSM}; {reason}"
+
+
+def test_region_name() -> None:
+    assert [region_name(r) for r in ("FR", "RE", "YT", "MQ", "BL", "PF", None)] == [
+        "metropolitan France",
+        "Réunion (RE)",
+        "Mayotte (YT)",
+        "Martinique (MQ)",
+        "Saint-Barthélemy (BL)",
+        "PF",
+        "an unknown region",
+    ]

@@ -158,6 +158,8 @@ def test_overseas_prefixes(raw: str, e164: str, region: str) -> None:
     number = normalise_number(raw)
     assert number == PhoneNumber(raw, e164, e164[1:], region, False, "mobile")
     assert number.gsm_only is True
+    assert number.gsm_only_for() is True
+    assert number.gsm_only_for(ucs2_overseas=True) is False
     assert number.to_dict() == {
         "raw": raw,
         "e164": e164,
@@ -183,6 +185,9 @@ def test_international_numbers() -> None:
         "+1 650 253 0000", "+16502530000", "16502530000", "US", False, "fixed_line_or_mobile"
     )
     assert us.gsm_only is False
+    assert (us.gsm_only_for(), us.gsm_only_for(ucs2_overseas=True)) == (False, False)
+    paris = normalise_number("0612345678")
+    assert (paris.gsm_only_for(), paris.gsm_only_for(ucs2_overseas=True)) == (True, True)
     # iSendPro's own international form (digits without +) is understood.
     assert normalise_number("262692123456").e164 == "+262692123456"
     assert normalise_number("32470123456").to_dict()["region"] == "BE"
