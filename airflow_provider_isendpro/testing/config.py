@@ -142,7 +142,7 @@ class EmulatorConfig:
     """``Retry-After`` seconds sent with rate-limit and magic-number 429s."""
     max_segments: int = 6
     stop_suffix_length: int | None = None
-    """Units the STOP mention adds; ``None`` uses ``sms.text.STOP_SUFFIX_LENGTH`` (12, i.e. 148 usable).
+    """Units the STOP mention adds; ``None`` uses the emulator's ``gsm.STOP_SUFFIX_LENGTH`` (12: 148 usable).
     Set 11 for the 149-character reading."""
     require_smslong_for_long: bool = False
     """Reject a multi-part message sent without ``smslong`` (the spec's wording suggests it)."""

@@ -200,9 +200,7 @@ def _count(ctx: Context, text: str, *, with_stop: bool, field_name: str) -> tupl
 
 
 def _non_gsm(text: str) -> str:
-    from airflow_provider_isendpro.sms.text import non_gsm_characters
-
-    return "".join(non_gsm_characters(text))
+    return "".join(rules.non_gsm_characters(text))
 
 
 def _in_quiet_hours(ctx: Context, date_envoi: str | None) -> bool:

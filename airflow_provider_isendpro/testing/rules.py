@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from . import gsm
+
 _DIGITS = re.compile(r"[0-9]+")
 _FR_NATIONAL = re.compile(r"0[1-9][0-9]{8}")
 _FR_INTERNATIONAL = re.compile(r"33[1-9][0-9]{8}")
@@ -92,22 +94,21 @@ def check_tracker(value: str, pattern: str) -> bool:
 
 
 def stop_suffix(configured: int | None) -> int:
-    """Units the STOP mention adds; the provider's own constant unless the config overrides it."""
-    if configured is not None:
-        return configured
-    from airflow_provider_isendpro.sms.text import STOP_SUFFIX_LENGTH
-
-    return int(STOP_SUFFIX_LENGTH)
+    """Units the STOP mention adds: the emulator's own constant (12) unless the config overrides it."""
+    return gsm.STOP_SUFFIX_LENGTH if configured is None else configured
 
 
 def count(text: str, *, with_stop: bool, suffix: int) -> tuple[str, int, int]:
     """``(encoding, units, segments)`` of ``text`` as billed, the STOP mention included when it applies.
 
+    Counted by the emulator's own :mod:`.gsm` module, never by the provider's code it is checking.
     Raises ``ValueError`` for text that is not SMS text (control characters).
     """
-    from airflow_provider_isendpro.sms.text import count_segments
-
     if with_stop and suffix > 0:
         text = text + " " * suffix
-    encoding, units, segments = count_segments(text)
-    return str(encoding), int(units), int(segments)
+    return gsm.count(text)
+
+
+def non_gsm_characters(text: str) -> list[str]:
+    """The characters that make ``text`` UCS-2, for error messages."""
+    return gsm.non_gsm(text)

@@ -352,8 +352,8 @@ def test_repertoire_create_add_del_and_send(api: Api) -> None:
     )
     assert entries(r)[0]["code"] == "0"
     assert api.emu.repertoires == {rep_id: ["0612345678"]}
-    # /smsmulti with a répertoire and no num sends to its members.
-    r = api.json("/smsmulti", {"repertoireId": rep_id, "sms": ["Hello team"]})
+    # /smsmulti with a répertoire and an empty num sends to its members.
+    r = api.json("/smsmulti", {"repertoireId": rep_id, "num": [], "sms": ["Hello team"]})
     assert [e["tel"] for e in entries(r)] == ["0612345678"]
     assert [s.tel for s in api.emu.sent] == ["0612345678"]
 
