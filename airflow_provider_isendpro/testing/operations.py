@@ -319,8 +319,18 @@ def _count_texts(ctx: Context, batch: _Batch) -> None:
 
 
 def _check_encoding(ctx: Context, batch: _Batch, numbers: list[str | None]) -> None:
-    """Non-GSM text to metropolitan France is refused without ``ucs2`` (API-NOTES §11 #18)."""
-    if not ctx.config.reject_non_gsm_to_france or batch.ucs2:
+    """Metropolitan France gets GSM-7 only (API-NOTES 8.1, §11 #18): non-GSM text is refused there, and so
+    is the ``ucs2`` flag, which iSendPro allows "only outside metropolitan France"."""
+    if not ctx.config.reject_non_gsm_to_france:
+        return
+    if batch.ucs2:
+        for i, number in enumerate(numbers):
+            if number is not None and rules.is_metropolitan_french(number):
+                raise ApiError(
+                    "non_gsm_to_france",
+                    f"'ucs2' is set for the French number {batch.raw_numbers[i]!r}: UCS-2 is only for "
+                    "numbers outside metropolitan France",
+                )
         return
     for i, number in enumerate(numbers):
         text = batch.text(i)

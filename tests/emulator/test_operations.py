@@ -136,6 +136,25 @@ def test_ucs2_abroad_is_accepted(api: Api) -> None:
     assert (sms.encoding, sms.ucs2, sms.tel) == ("UCS-2", True, "447700900123")
 
 
+def test_ucs2_overseas_is_accepted(api: Api) -> None:
+    r = api.json("/smsmulti", {"num": ["262692123456", "0696201234"], "sms": ["Привет"], "ucs2": "1"})
+    assert [e["code"] for e in entries(r)] == [0, 0]
+    assert [(s.tel, s.encoding) for s in api.emu.sent] == [("262692123456", "UCS-2"), ("0696201234", "UCS-2")]
+
+
+@pytest.mark.parametrize("num", ["0612345678", "33612345678"])
+def test_ucs2_to_metropolitan_france_is_refused(api: Api, num: str) -> None:
+    r = api.json("/smsmulti", {"num": ["447700900123", num], "sms": ["Bonjour"], "ucs2": "1"})
+    assert error(r) == (
+        "12",
+        "Non-GSM text to a metropolitan French number requires transliteration: 'ucs2' is set for the "
+        f"French number {num!r}: UCS-2 is only for numbers outside metropolitan France",
+    )
+    assert api.emu.sent == []
+    api.emu.configure(reject_non_gsm_to_france=False)
+    assert [e["code"] for e in entries(api.json("/sms", {"num": num, "sms": "x", "ucs2": "1"}))] == [0]
+
+
 # --- /smsmulti ------------------------------------------------------------------------------------------
 
 
