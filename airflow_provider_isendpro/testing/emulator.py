@@ -165,6 +165,28 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle()
 
+    def do_HEAD(self) -> None:
+        self._handle()  # answered as GET; _send leaves the body out
+
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, CONNECT, made-up ones): 501, in the emulator's own format.
+
+        The standard handler would answer its own 501 page without reading the request body.
+        """
+        if name.startswith("do_"):
+            return self._not_implemented
+        raise AttributeError(name)
+
+    def _not_implemented(self) -> None:
+        try:
+            self._read_body()
+        except ValueError:
+            self.close_connection = True
+        self._send(operations.html_reply(501, "Not Implemented"))
+
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks: list[bytes] = []
@@ -192,13 +214,19 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path = split.path
         query = fields_dict(parse_qsl(split.query, keep_blank_values=True))
+        method = "GET" if self.command == "HEAD" else self.command
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            self._send(emulator._control(self.command, path[len(CONTROL_PREFIX) :].strip("/"), query, raw))
+            self._send(emulator._control(method, path[len(CONTROL_PREFIX) :].strip("/"), query, raw))
             return
         if not path.startswith(API_PREFIX + "/"):
             self._send(operations.html_reply(404, "Not Found"))
             return
         op_path = "/" + path[len(API_PREFIX) :].strip("/")
+        if method == "OPTIONS":
+            allowed = operations.allowed_methods(emulator.config, op_path)
+            reply = operations.Reply(200, content_type=None, headers=[("Allow", ", ".join(allowed))])
+            self._send(reply if allowed else operations.html_reply(404, "Not Found"))
+            return
         body, kind = parse_body(raw, self.headers.get("Content-Type"))
         index = emulator._record(
             self.command, op_path, query, body if kind in ("json", "form") else None, self.headers
@@ -217,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         reply = emulator._api(
-            self.command, op_path, query=query, body=body, kind=kind, index=index, ip=self.client_address[0]
+            method, op_path, query=query, body=body, kind=kind, index=index, ip=self.client_address[0]
         )
         if fault is not None:
             if fault.name == "reset_after_accept":

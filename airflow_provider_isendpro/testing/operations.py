@@ -778,11 +778,24 @@ LISTENOIRE_PATHS = frozenset({"/setlistenoire", "/dellistenoire", "/getlistenoir
 LEGACY = {("POST", "/qualification"), ("GET", "/keyword"), ("POST", "/keyword")}
 
 
-def _known_paths(config: EmulatorConfig) -> set[str]:
-    paths = {path for _, path in spec.operations()}
+def allowed_methods(config: EmulatorConfig, path: str) -> list[str]:
+    """The methods served on ``path``, for the ``Allow`` header; empty when the path is unknown.
+
+    ``HEAD`` goes wherever ``GET`` does, ``OPTIONS`` everywhere; ``/credit`` also takes ``POST`` (the
+    official client's form since 2025) and ``GET`` only while ``accept_get_credit``.
+    """
+    methods = {method for method, known in spec.operations() if known == path}
     if config.legacy_endpoints:
-        paths |= {path for _, path in LEGACY}
-    return paths
+        methods |= {method for method, known in LEGACY if known == path}
+    if path == "/credit":
+        methods.add("POST")
+        if not config.accept_get_credit:
+            methods.discard("GET")
+    if not methods:
+        return []
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods | {"OPTIONS"})
 
 
 def _authenticate(ctx: Context, params: Mapping[str, Any], keyids: Mapping[str, Account], where: str) -> None:
@@ -836,8 +849,9 @@ def _dispatch(
         op = None
     legacy = config.legacy_endpoints and (method, path) in LEGACY
     if op is None and not legacy:
-        if path in _known_paths(config):
-            return html_reply(405, "Method Not Allowed")
+        allowed = allowed_methods(config, path)
+        if allowed:
+            return html_reply(405, "Method Not Allowed", [("Allow", ", ".join(allowed))])
         return html_reply(404, "Not Found")
     if body_kind == "invalid":
         raise ApiError("invalid_body", f"the {where} body is not valid JSON")
