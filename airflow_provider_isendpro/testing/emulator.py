@@ -172,20 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def __getattr__(self, name: str) -> Any:
-        """Any other method (TRACE, CONNECT, made-up ones): 501, in the emulator's own format.
-
-        The standard handler would answer its own 501 page without reading the request body.
-        """
+        """Any other method (TRACE, made-up ones) goes the same way: 405 with ``Allow`` on an API path,
+        404 elsewhere. The standard handler would answer its own 501 page without reading the body."""
         if name.startswith("do_"):
-            return self._not_implemented
+            return self._handle
         raise AttributeError(name)
-
-    def _not_implemented(self) -> None:
-        try:
-            self._read_body()
-        except ValueError:
-            self.close_connection = True
-        self._send(operations.html_reply(501, "Not Implemented"))
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -1,5 +1,6 @@
-"""HTTP hygiene of the emulator: 405 with ``Allow``, ``HEAD`` wherever ``GET`` works, ``OPTIONS``, and 501
-for methods it does not implement, all in one format and on a keep-alive connection that stays usable."""
+"""HTTP hygiene of the emulator: 405 with ``Allow`` for any method an API path does not serve (made-up
+ones included), 404 for unknown paths, ``HEAD`` wherever ``GET`` works, ``OPTIONS``; all in one format and
+on a keep-alive connection that stays usable."""
 
 from __future__ import annotations
 
@@ -76,14 +77,20 @@ def test_options_lists_the_methods(conn: http.client.HTTPConnection) -> None:
     assert call(conn, "OPTIONS", "/cgi-bin/nope")[0] == 404
 
 
-@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "FROB"])
-@pytest.mark.parametrize("path", ["/cgi-bin/sms", "/cgi-bin/nope", "/elsewhere"])
-def test_unknown_methods_get_501(conn: http.client.HTTPConnection, method: str, path: str) -> None:
-    status, headers, body = call(conn, method, path, b'{"keyid": "x"}')
-    assert (status, headers["content-type"]) == (501, "text/html; charset=utf-8")
-    assert b"501 Not Implemented" in body
+@pytest.mark.parametrize("method", ["TRACE", "FROB", "PROPFIND"])
+def test_other_methods_get_405_with_allow(conn: http.client.HTTPConnection, method: str) -> None:
+    status, headers, body = call(conn, method, "/cgi-bin/sms", b'{"keyid": "x"}')
+    assert (status, headers["allow"], headers["content-type"]) == (
+        405,
+        "OPTIONS, POST",
+        "text/html; charset=utf-8",
+    )
+    assert b"405 Method Not Allowed" in body
     # The body was read and the connection kept: the next request on it is answered normally.
     assert call(conn, "GET", f"/cgi-bin/credit?keyid={KEY}&credit=1")[0] == 200
+    # Unknown paths are 404 whatever the method.
+    assert call(conn, method, "/cgi-bin/nope", b"{}")[0] == 404
+    assert call(conn, method, "/elsewhere")[0] == 404
 
 
 def test_legacy_paths_join_allow_when_enabled(
