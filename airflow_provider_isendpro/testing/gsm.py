@@ -39,6 +39,7 @@ _EXTENSION_CODES: Final = {
 
 BASIC: Final = frozenset("".join(_BASIC_ROWS)) - {"\x1b"}
 EXTENSION: Final = frozenset(_EXTENSION_CODES.values())
+ALPHABET: Final = BASIC | EXTENSION
 
 #: Units iSendPro appends for its STOP mention (API-NOTES 8.2: 160 - 148 usable characters).
 STOP_SUFFIX_LENGTH: Final = 12
@@ -47,27 +48,32 @@ GSM_SINGLE, GSM_PART = 160, 153  # septets: one SMS, one part of a concatenated 
 UCS_SINGLE, UCS_PART = 70, 67  # UTF-16 code units
 
 
+#: Characters that are not SMS text: C0 controls except LF, CR, FF and TAB; ESC; DEL; lone surrogates.
+NOT_TEXT: Final = frozenset(
+    [chr(c) for c in range(0x20) if chr(c) not in "\n\r\f\t"]
+    + ["\x7f"]
+    + [chr(c) for c in range(0xD800, 0xE000)]
+)
+
+
 def not_text(text: str) -> str | None:
     """The first character that is not SMS text (a control character, ESC, a lone surrogate), or ``None``.
 
     Line feed, carriage return, form feed and tab are text (tab is simply not GSM).
     """
-    for char in text:
-        code = ord(char)
-        if (code < 0x20 and char not in "\n\r\f\t") or code == 0x7F or 0xD800 <= code <= 0xDFFF:
-            return char
-    return None
+    if set(text).isdisjoint(NOT_TEXT):
+        return None
+    return next(char for char in text if char in NOT_TEXT)
 
 
 def non_gsm(text: str) -> list[str]:
     """The distinct characters of ``text`` outside both GSM tables, in order of first appearance."""
-    outside = set(text) - BASIC - EXTENSION
-    return sorted(outside, key=text.index)
+    return sorted(set(text) - ALPHABET, key=text.index)
 
 
 def units_of(text: str) -> tuple[str, list[int]]:
     """``(encoding, units per character)``: GSM-7 septets, else UCS-2 UTF-16 code units."""
-    if set(text) <= BASIC | EXTENSION:
+    if set(text) <= ALPHABET:
         return "GSM-7", [2 if char in EXTENSION else 1 for char in text]
     return "UCS-2", [len(char.encode("utf-16-le")) // 2 for char in text]
 
@@ -82,15 +88,18 @@ def count(text: str) -> tuple[str, int, int]:
     bad = not_text(text)
     if bad is not None:
         raise ValueError(f"contains the control character {bad!r}, which is not SMS text")
-    encoding, units = units_of(text)
-    total = sum(units)
-    single, part_size = (GSM_SINGLE, GSM_PART) if encoding == "GSM-7" else (UCS_SINGLE, UCS_PART)
+    if set(text) <= ALPHABET:
+        encoding, single, part_size = "GSM-7", GSM_SINGLE, GSM_PART
+        total = len(text) + sum(text.count(char) for char in EXTENSION)
+    else:
+        encoding, single, part_size = "UCS-2", UCS_SINGLE, UCS_PART
+        total = len(text.encode("utf-16-le")) // 2
     if total == 0:
         return encoding, 0, 0
     if total <= single:
         return encoding, total, 1
     parts, used = 1, 0  # parts so far, units used in the last one
-    for unit in units:
+    for unit in units_of(text)[1]:
         if used + unit > part_size:
             parts, used = parts + 1, 0
         used += unit
