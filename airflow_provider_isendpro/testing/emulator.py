@@ -17,6 +17,9 @@ Magic numbers (national form; ``33...`` works too), see ``config.MAGIC_NUMBERS``
 
 Faults (``inject``, or ``POST /_emulator/faults``): see ``faults.FAULT_DOCS``.
 
+HTTP: a method an API path does not serve (made-up ones included) gets 405 with ``Allow``; ``HEAD`` is
+answered like ``GET`` without the body; ``OPTIONS`` lists the methods; unknown paths get 404.
+
 Control endpoints (not iSendPro's; for a subprocess-hosted emulator), under ``/_emulator/``:
 ``GET health``, ``GET sent``, ``GET requests``, ``GET state``, ``GET stats``, ``GET|POST|DELETE faults``,
 ``POST reset``, ``POST config``, ``POST credit``, ``POST release``. None of them ever shows a keyid.
