@@ -114,7 +114,7 @@ def test_quiet_keeps_the_banner_and_drops_the_request_lines(tmp_path: Path) -> N
     try:
         base_url = _wait_for(ready, proc)
         requests.post(
-            base_url + "/credit", data={"keyid": "emulator-fake-keyid"}, timeout=5
+            base_url + "/credit", data={"keyid": "emulator-fake-keyid", "credit": "1"}, timeout=5
         ).raise_for_status()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
