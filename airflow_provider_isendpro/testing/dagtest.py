@@ -129,8 +129,13 @@ class DagTestKit:
     ) -> DagTestResult:
         """Run ``dag`` (a DAG object, or the path of a DAG file) once; ``test_kwargs`` go to ``dag.test()``.
 
-        ``pools`` sets slots for pools the tasks use (missing ones are created with 16 slots).
+        ``pools`` sets slots for pools the tasks use (missing ones are created with 16 slots). A
+        ``logical_date`` may be an ISO 8601 string (``"2026-01-02T00:00:00+00:00"``).
         """
+        if isinstance(test_kwargs.get("logical_date"), str):
+            from datetime import datetime
+
+            test_kwargs["logical_date"] = datetime.fromisoformat(test_kwargs["logical_date"])
         if isinstance(dag, (str, os.PathLike)):
             dag = load_dag(dag, dag_id)
         sync_dag(dag)
