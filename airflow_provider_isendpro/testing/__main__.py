@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import urllib.request
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -84,6 +85,18 @@ def format_sms(sms: dict[str, Any]) -> str:
     if sms.get("sandbox"):
         parts.append("sandbox")
     return "  ".join(parts) + f"  {json.dumps(sms['text'], ensure_ascii=False)}"
+
+
+def _line_printer() -> Callable[[str], None]:
+    """Print whole lines from the server's threads: one write per line, under a lock, so none interleave."""
+    lock = threading.Lock()
+
+    def write(line: str) -> None:
+        with lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    return write
 
 
 def _sent(url: str, raw_json: bool) -> int:
@@ -157,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     if not args.quiet:
-        emulator.request_log = lambda line: print(line, flush=True)
+        emulator.request_log = _line_printer()
     base_url = emulator.start()
     try:
         print("\n".join(banner(base_url, emulator.api_key)), flush=True)
