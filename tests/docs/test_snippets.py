@@ -8,12 +8,13 @@
 - Shell blocks that set the connection (``export AIRFLOW_CONN_...``, JSON and URI forms) give the
   documented configuration, and reach the emulator once pointed at it; ``export AIRFLOW_VAR_...`` lines
   are applied to the DAG runs (the notifier snippet reads a Variable).
-- The tutorial's emulator output (banner, request log, ``sent`` listing) is what the CLI prints for the
-  tutorial's DAG.
+- The tutorial runs as a reader types it (emulator CLI, shell blocks, ``airflow dags test``, ``sent``),
+  and prints exactly the banner, request log and SMS listing the README shows.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
@@ -28,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_isendpro.testing.dagtest import DagTestKit, sync_dag
+from airflow_provider_isendpro.testing.dagtest import DagTestKit
 from tests.docs.snippets import ROOT, Block, all_blocks, named_block, shell_exports
 
 pytestmark = pytest.mark.integration
@@ -78,6 +79,9 @@ EXPECTATIONS: dict[str, Expect] = {
 NAMED_ELSEWHERE = {
     "user-test": "test_user_test_from_wheel.py",
     "user-pytest-ini": "test_user_test_from_wheel.py",
+    **dict.fromkeys(
+        ["tutorial-emulator", "tutorial-setup", "tutorial-run", "tutorial-sent"], "the tutorial test"
+    ),
 }
 
 
@@ -217,13 +221,24 @@ def _text(name: str, port: int) -> list[str]:
     return named_block("output", name).code.replace(":8025", f":{port}").splitlines()
 
 
-def test_tutorial_output_is_what_the_emulator_prints(
-    isendpro_airflow_db: None, snippet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_tutorial_runs_as_written_and_prints_what_it_shows(tmp_path: Path) -> None:
+    """Steps 1-5 as a reader types them: the emulator CLI, the shell blocks, the Airflow CLI, ``sent``.
+
+    Only the port (a free one, not 8025) and ``~`` (a temporary home) differ from the README.
+    """
     port = _free_port()
-    ready = tmp_path / "ready"
-    cli = [sys.executable, "-m", "airflow_provider_isendpro.testing", "--port", str(port)]
-    proc = subprocess.Popen([*cli, "--ready-file", str(ready)], stdout=subprocess.PIPE, text=True)
+
+    def as_here(text: str) -> str:
+        return text.replace(":8025", f":{port}").replace("--port 8025", f"--port {port}")
+
+    home, ready = tmp_path / "home", tmp_path / "ready"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHONPATH"))}
+    env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
+    emulator_cmd = shlex.split(as_here(named_block("snippet", "tutorial-emulator").code))
+    proc = subprocess.Popen(
+        [*emulator_cmd, "--ready-file", str(ready)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         deadline = time.monotonic() + 30
         while not ready.exists():  # bounded poll of a file the CLI writes atomically once listening
@@ -232,19 +247,30 @@ def test_tutorial_output_is_what_the_emulator_prints(
         assert proc.stdout is not None
         banner = [proc.stdout.readline().rstrip("\n") for _ in range(6)]
         assert banner == _text("emulator-banner", port)
-        [export] = [shlex.split(line) for line in banner if line.lstrip().startswith("export ")]
-        name, value = export[1].split("=", 1)  # the line the reader pastes, as their shell reads it
-        monkeypatch.setenv(name, value)
+        [pasted] = [line.strip() for line in banner if line.lstrip().startswith("export ")]
 
-        dag = _import(_file_for(named_block("snippet", "first-dag"), snippet_dir))["first_sms"]
-        sync_dag(dag)
-        assert str(dag.test(logical_date=LOGICAL_DATE).state) == "success"
-
-        listed = subprocess.run(
-            [sys.executable, "-m", "airflow_provider_isendpro.testing", "sent", "--url", f"http://127.0.0.1:{port}"],
-            capture_output=True, text=True, timeout=60, check=True,
+        setup = named_block("snippet", "tutorial-setup").code
+        dag_file = home / "isendpro-tutorial" / "dags" / "first_sms.py"
+        first_dag = named_block("snippet", "first-dag").code
+        script = "\n".join(
+            [
+                "set -euo pipefail",
+                pasted,
+                setup,
+                f"cat > ~/isendpro-tutorial/dags/first_sms.py <<'EOF'\n{first_dag}EOF",
+                named_block("snippet", "tutorial-run").code,
+                as_here(named_block("snippet", "tutorial-sent").code),
+            ]
+        )
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, env=env,
+            capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
-        assert listed.stdout.splitlines() == _text("emulator-sent", port)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert dag_file.is_file()
+        assert "state=success" in done.stdout + done.stderr
+        sent_lines = _text("emulator-sent", port)
+        assert done.stdout.splitlines()[-len(sent_lines) :] == sent_lines
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert proc.stdout.read().splitlines() == _text("emulator-log", port)
