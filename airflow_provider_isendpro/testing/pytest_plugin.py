@@ -12,8 +12,9 @@ package: it imports nothing but pytest at import time; the emulator loads when a
 ``dag.test()`` needs Airflow's home (config, SQLite DB) chosen before Airflow is imported, which happens
 when pytest imports your test modules. The ini option ``isendpro_airflow_home`` decides it:
 
-- ``isolated``: the plugin creates a throw-away ``AIRFLOW_HOME`` at start-up (removed at the end), with
-  example DAGs off, before anything imports Airflow;
+- ``isolated``: the plugin creates a throw-away ``AIRFLOW_HOME`` with a SQLite DB at start-up (removed at
+  the end), before anything imports Airflow; database settings and ``AIRFLOW_CONFIG`` from the
+  environment are dropped, so the reset can only touch that DB; example DAGs are off;
 - ``keep``: use the ``AIRFLOW_HOME`` your own conftest set up (its DB is reset once per session);
 - unset: ``isendpro_dag_test`` refuses, so that a test run never resets the DB of a real Airflow home.
 """
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 CONN_ENV = "AIRFLOW_CONN_ISENDPRO_DEFAULT"
 HOME_OPTION = "isendpro_airflow_home"
 _MODES = ("isolated", "keep")
+_DB_SETTINGS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__DATABASE__SQL_ALCHEMY_SCHEMA")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,7 +62,11 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     home = tempfile.mkdtemp(prefix="isendpro-airflow-home-")
     config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+    # The DB is reset: nothing from the environment may point it at a real one.
+    for name in [n for n in os.environ if n.startswith(_DB_SETTINGS)] + ["AIRFLOW_CONFIG"]:
+        os.environ.pop(name, None)
     os.environ["AIRFLOW_HOME"] = home
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{os.path.join(home, 'airflow.db')}"
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(home, "dags")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -126,3 +127,37 @@ def test_an_unknown_ini_value_is_a_usage_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 4
     assert "isendpro_airflow_home = 'temp': use 'isolated' or 'keep'" in done.stderr
+
+
+def test_isolated_mode_never_points_at_the_environment_s_db(tmp_path: Path) -> None:
+    """A user's shell may name a real DB: the isolated home replaces it before Airflow reads its config."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\nisendpro_airflow_home = isolated\n", encoding="utf-8")
+    (tmp_path / "test_home.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+
+            def test_home():
+                from airflow.configuration import conf
+
+                home = os.environ["AIRFLOW_HOME"]
+                assert os.path.basename(home).startswith("isendpro-airflow-home-")
+                assert conf.get("database", "sql_alchemy_conn") == f"sqlite:///{home}/airflow.db"
+                assert "AIRFLOW_CONFIG" not in os.environ
+            """
+        ),
+        encoding="utf-8",
+    )
+    precious = tmp_path / "precious"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{precious}/airflow.db",
+        "AIRFLOW_CONFIG": str(precious / "airflow.cfg"),
+        "AIRFLOW_HOME": str(precious),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_home.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not precious.exists()
