@@ -161,3 +161,14 @@ def test_isolated_mode_never_points_at_the_environment_s_db(tmp_path: Path) -> N
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert not precious.exists()
+
+
+def test_isolated_mode_refuses_when_airflow_is_already_imported(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nisendpro_airflow_home = isolated\n", encoding="utf-8")
+    (tmp_path / "conftest.py").write_text("import airflow.configuration\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "Airflow was imported before the plugin could set AIRFLOW_HOME" in done.stderr
