@@ -49,7 +49,7 @@ e2e: install
 	$(PY) e2e/run.py
 
 # The long bad-input fuzz run (issue 7): 100,000 Hypothesis examples over every operator's validation,
-# with the seed of the measured run in docs (README, "Reliability and security"). About 9-10 min.
+# with the seed of the measured run in docs (docs/reliability.md). About 9-10 min.
 fuzz: install
 	$(PY) bench/fuzz.py --examples 100000 --seed 7
 

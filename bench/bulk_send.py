@@ -39,7 +39,7 @@ def _start_emulator(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     ready = work / "emulator.url"
     proc = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_isendpro.testing", "--port", "0", "--ready-file", str(ready),
-         "--credit", "1000000000", "--no-record-requests", "--no-record-sent",
+         "--quiet", "--credit", "1000000000", "--no-record-requests", "--no-record-sent",
          "--config", json.dumps({"max_recipients": 100000})],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

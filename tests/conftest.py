@@ -43,6 +43,11 @@ def airflow_db() -> None:
     db.resetdb()
 
 
+@pytest.fixture(scope="session")
+def isendpro_airflow_db(airflow_db: None) -> None:
+    """``isendpro_dag_test``'s DB: this suite's own (the plugin's ``keep`` mode, reset once)."""
+
+
 @pytest.fixture
 def run_dag(airflow_db: None) -> Callable[..., Any]:
     """Write an inline DAG to the metadata DB and run it once with ``dag.test()``; returns the DagRun."""

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from airflow_provider_isendpro.testing.dagtest import sync_dag
 
-def sync_dag(dag: Any) -> None:
-    """Write a DAG to the metadata DB, as the DAG processor would (``dag.test()`` needs it serialised)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+__all__ = ["sync_dag", "task_states", "try_numbers", "xcom_value"]
 
 
 def xcom_value(run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:

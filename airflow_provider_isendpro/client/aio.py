@@ -21,6 +21,7 @@ from airflow_provider_isendpro.client.execution import (
     redact_keyid_in_library_logs,
 )
 from airflow_provider_isendpro.client.responses import (
+    TLS_FAILURE,
     DownloadSink,
     TransportFailure,
     decode,
@@ -40,10 +41,26 @@ def httpx_failure(exc: Exception) -> TransportFailure:
 
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         reason = "connect timeout" if isinstance(exc, httpx.TimeoutException) else "connection refused"
+        if _tls_failure(exc):
+            reason = TLS_FAILURE
         return TransportFailure(sent=False, timeout=isinstance(exc, httpx.TimeoutException), reason=reason)
     if isinstance(exc, httpx.TimeoutException):
         return TransportFailure(sent=True, timeout=True, reason="read timeout")
     return TransportFailure(sent=True, timeout=False, reason="connection closed before the answer")
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """True when a connect error was caused by a TLS handshake failure (``ssl.SSLError`` in the chain)."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class AsyncIsendproClient:

@@ -54,11 +54,19 @@ ALLOW_LIST_HINT = (
     "check the API key, and that this machine's public IP is on the account's allow-list "
     "(iSendPro customer area: Mon compte → Mon API)"
 )
+#: Part of the error for a failed TLS handshake: the server's certificate or protocol is the cause.
+TLS_HINT = (
+    "the server did not complete a TLS handshake: check the base URL's scheme (the local emulator speaks "
+    "plain http, e.g. http://127.0.0.1:8025/cgi-bin) and, for iSendPro, the machine's CA certificates"
+)
 _ERROR_BODY_LIMIT = 1 << 20
 
 
 # --------------------------------------------------------------------------------------------------
 # Failures below HTTP
+
+
+TLS_FAILURE = "TLS handshake failed"
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,9 @@ class TransportFailure:
 def failure_error(call: ApiCall[Any], failure: TransportFailure) -> IsendproError:
     """The error for a request that got no answer; an unknown outcome when it was sent and not repeatable."""
     if not failure.sent:
+        tls = f"; {TLS_HINT}" if failure.reason == TLS_FAILURE else ""
         return IsendproConnectError(
-            f"{call.label}: could not connect to iSendPro ({failure.reason}); nothing was sent"
+            f"{call.label}: could not connect to iSendPro ({failure.reason}); nothing was sent{tls}"
         )
     if not call.repeatable:
         return _unknown_outcome(call, failure.reason)

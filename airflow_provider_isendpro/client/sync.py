@@ -18,6 +18,7 @@ from airflow_provider_isendpro.client.execution import (
     sync_operation,
 )
 from airflow_provider_isendpro.client.responses import (
+    TLS_FAILURE,
     DownloadSink,
     TransportFailure,
     decode,
@@ -39,7 +40,7 @@ def requests_failure(exc: requests.RequestException) -> TransportFailure:
     if isinstance(exc, requests.ReadTimeout):
         return TransportFailure(sent=True, timeout=True, reason="read timeout")
     if isinstance(exc, requests.exceptions.SSLError):
-        return TransportFailure(sent=False, timeout=False, reason="TLS handshake failed")
+        return TransportFailure(sent=False, timeout=False, reason=TLS_FAILURE)
     if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
         return TransportFailure(sent=False, timeout=False, reason="connection refused or host unreachable")
     if isinstance(exc, requests.ConnectionError):

@@ -43,9 +43,10 @@ def _base_url(conn: Connection) -> str:
     """The API root from the connection's host field (a full URL), or iSendPro's when it is empty.
 
     The URI form ``isendpro://:KEY@apirest.isendpro.com/cgi-bin`` splits the URL into host and schema:
-    it is rebuilt as https (the only scheme such a URI can mean for a remote host).
+    it is rebuilt as https (the only scheme such a URI can mean for a remote host), or as http for a
+    loopback host (``isendpro://:KEY@127.0.0.1:8025/cgi-bin``: the local emulator, which speaks no TLS).
     """
-    from airflow_provider_isendpro.client.config import DEFAULT_BASE_URL
+    from airflow_provider_isendpro.client.config import DEFAULT_BASE_URL, is_loopback_host
 
     host = (conn.host or "").strip()
     if not host:
@@ -54,7 +55,8 @@ def _base_url(conn: Connection) -> str:
         return host
     if conn.schema:
         port = f":{conn.port}" if conn.port else ""
-        return f"https://{host}{port}/{conn.schema.strip('/')}"
+        scheme = "http" if is_loopback_host(host) else "https"
+        return f"{scheme}://{host}{port}/{conn.schema.strip('/')}"
     raise IsendproConfigError(
         f"base URL {host!r} has no scheme: write the full URL, e.g. https://{host.rstrip('/')}"
     )
@@ -208,7 +210,7 @@ class IsendproHook(BaseHook):
         import dataclasses
 
         from airflow_provider_isendpro.client import IsendproClient
-        from airflow_provider_isendpro.client.responses import ALLOW_LIST_HINT
+        from airflow_provider_isendpro.client.responses import ALLOW_LIST_HINT, TLS_HINT
         from airflow_provider_isendpro.client.retry import NO_RETRY
         from airflow_provider_isendpro.errors import IsendproAuthError
 
@@ -219,7 +221,10 @@ class IsendproHook(BaseHook):
         except IsendproAuthError as exc:
             return False, exc.message
         except IsendproError as exc:
-            hint = "" if isinstance(exc, IsendproConfigError) else f"; {ALLOW_LIST_HINT}"
+            if isinstance(exc, IsendproConfigError) or TLS_HINT in exc.message:
+                hint = ""
+            else:
+                hint = f"; {ALLOW_LIST_HINT}"
             return False, f"{exc.message}{hint}"
         except Exception as exc:
             return False, f"unexpected {type(exc).__name__} while reading the credit"

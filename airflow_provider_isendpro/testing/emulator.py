@@ -232,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             fault = None
         if fault is not None and fault.name not in AFTER_ACCEPT:
+            emulator._log_request(self.command, path, fault=fault.name)
             self._before_accept(fault)
             return
         latency = emulator.config.latency
@@ -241,6 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
         reply = emulator._api(
             method, op_path, query=query, body=body, kind=kind, index=index, ip=self.client_address[0]
         )
+        logged = None if fault is not None or reply.hang is not None else reply
+        emulator._log_request(self.command, path, logged, fault.name if fault is not None else None)
         if fault is not None:
             if fault.name == "reset_after_accept":
                 self._reset()
@@ -349,6 +352,8 @@ class IsendproEmulator:
         self.api_keys: tuple[str, ...] = tuple(api_keys)
         self.clock: Callable[[], datetime] = _paris_now
         """Emulator wall time (Europe/Paris): quiet hours, report dates. Replace it to freeze time."""
+        self.request_log: Callable[[str], None] | None = None
+        """Called with one line per API request (``requestlog.format_request``; never the keyid)."""
         self._faults = FaultPlan()
         self._lock = threading.Lock()
         self._hang_changed = threading.Condition(self._lock)
@@ -634,6 +639,15 @@ class IsendproEmulator:
                     )
                 )
             return state.request_count
+
+    def _log_request(
+        self, method: str, path: str, reply: operations.Reply | None = None, fault: str | None = None
+    ) -> None:
+        if self.request_log is not None:
+            from .requestlog import format_request
+
+            status, body = (reply.status, reply.body) if reply is not None else (None, b"")
+            self.request_log(format_request(method, path, status, body, fault))
 
     def _api(
         self, method: str, path: str, *, query: dict[str, Any], body: Any, kind: str, index: int, ip: str

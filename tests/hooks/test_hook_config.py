@@ -59,6 +59,22 @@ def test_uri_connection_rebuilds_an_https_base_url_and_casts_string_extras(
     assert config.api_key == KEY
 
 
+@pytest.mark.parametrize(
+    ("uri", "base_url"),
+    [
+        ("isendpro://:KEY@127.0.0.1:8025/cgi-bin", "http://127.0.0.1:8025/cgi-bin"),
+        ("isendpro://:KEY@localhost:8025/cgi-bin", "http://localhost:8025/cgi-bin"),
+        ("isendpro://:KEY@api.example.com:8443/cgi-bin", "https://api.example.com:8443/cgi-bin"),
+    ],
+)
+def test_uri_connection_scheme_follows_the_host(
+    monkeypatch: pytest.MonkeyPatch, uri: str, base_url: str
+) -> None:
+    """Loopback (the emulator) is http, like the JSON form's URL; any other host is https."""
+    monkeypatch.setenv("AIRFLOW_CONN_ISENDPRO_URI", uri.replace("KEY", KEY))
+    assert IsendproHook("isendpro_uri").config.base_url == base_url
+
+
 def test_the_key_is_masked_as_soon_as_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk.log import redact
 

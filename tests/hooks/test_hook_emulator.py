@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from airflow_provider_isendpro.client import AsyncIsendproClient, IsendproClient, RetryPolicy
+from airflow_provider_isendpro.errors import IsendproError
 from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 from airflow_provider_isendpro.testing import IsendproEmulator
 
@@ -135,3 +136,43 @@ def test_get_async_client_on_an_unknown_connection_names_it() -> None:
     with pytest.raises(IsendproConfigError, match=r"connection 'nope' could not be read \(") as raised:
         asyncio.run(IsendproHook("nope").get_async_client())
     assert "AIRFLOW_CONN_NOPE" in raised.value.message
+
+
+def test_uri_connection_to_the_emulator_uses_http(
+    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ISENDPRO_URI",
+        f"isendpro://:{isendpro_emulator.api_key}@127.0.0.1:{isendpro_emulator.port}/cgi-bin",
+    )
+    hook = IsendproHook("isendpro_uri")
+    assert hook.config.base_url == isendpro_emulator.base_url
+    assert hook.test_connection() == (
+        True,
+        "Connected to iSendPro: credit 100.00 EUR (about 2000 SMS to France)",
+    )
+
+
+TLS_MESSAGE = (
+    "getCredit (POST /credit): could not connect to iSendPro (TLS handshake failed); nothing was sent; "
+    "the server did not complete a TLS handshake: check the base URL's scheme (the local emulator speaks "
+    "plain http, e.g. http://127.0.0.1:8025/cgi-bin) and, for iSendPro, the machine's CA certificates"
+)
+
+
+def test_https_to_a_plain_http_server_says_tls_not_api_key(
+    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    https_url = isendpro_emulator.base_url.replace("http://", "https://")
+    set_conn(monkeypatch, isendpro_emulator, "isendpro_tls", host=https_url)
+
+    assert IsendproHook("isendpro_tls", retry=NO_RETRY).test_connection() == (False, TLS_MESSAGE)
+
+    async def read_credit() -> str:
+        client = await IsendproHook("isendpro_tls", retry=NO_RETRY).get_async_client()
+        async with client:
+            with pytest.raises(IsendproError) as raised:
+                await client.get_credit()
+        return raised.value.message
+
+    assert asyncio.run(read_credit()) == TLS_MESSAGE
