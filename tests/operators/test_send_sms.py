@@ -506,3 +506,46 @@ def test_bad_arguments_fail_at_construction(kwargs: dict[str, Any], message: str
     with pytest.raises(IsendproValidationError) as err:
         SendSmsOperator(task_id="t", **kwargs)
     assert str(err.value) == message
+
+
+def test_a_local_ledger_under_a_remote_executor_is_refused_before_any_request(
+    isendpro_emulator: IsendproEmulator,
+    run_dag: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from airflow_provider_isendpro.sending import location
+
+    # dag.test() runs in-process whatever [core] executor says: the executor list is what is read
+    monkeypatch.setattr(location, "configured_executors", lambda: ["CeleryExecutor"])
+    monkeypatch.delenv("AIRFLOW__ISENDPRO__LEDGER_PATH", raising=False)
+    dag = make_dag("sms_local_ledger_celery", recipients=MOBILES[:2], text="Hi")
+    run = run_dag(dag)
+    assert task_states(run) == {"send": "failed"}
+    assert isendpro_emulator.requests == []
+    assert xcom_value(run, "send", key="send_report") is None  # refused before planning a send
+    out, err = capfd.readouterr()
+    logged = out + err
+    assert (
+        "IsendproConfigError: SendSmsOperator refuses to run: its send ledger is on this worker's local"
+        in logged
+    )
+    assert "[core] executor = CeleryExecutor may run a retry on another machine" in logged
+    assert "Point [isendpro] ledger_path at storage every worker reaches" in logged
+
+
+def test_a_declared_shared_ledger_is_accepted_under_a_remote_executor(
+    isendpro_emulator: IsendproEmulator,
+    run_dag: Callable[..., Any],
+    ledger: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_isendpro.sending import location
+
+    monkeypatch.setattr(location, "configured_executors", lambda: ["CeleryExecutor"])
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", ledger)
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_IS_SHARED", "True")
+    run = run_dag(make_dag("sms_shared_ledger_celery", recipients=MOBILES[:2], text="Hi"))
+    assert task_states(run) == {"send": "success"}
+    assert [s.tel for s in isendpro_emulator.sent] == MOBILES[:2]
+    assert sorted(p.name for p in Path(ledger).rglob("*.jsonl")) == ["journal.jsonl", "journal.jsonl"]
