@@ -369,7 +369,7 @@ class SendSmsOperator(BaseOperator):
                 bound=request_bound(hook.config),
             )
             fence.claim()
-            return Ledger(store, attempt=attempt, fence=fence)
+            return Ledger(store, attempt=fence.label, fence=fence)
 
         details = self.details_path or self._default_details(location.root, scope, context)
         outcome = run_send(

@@ -12,8 +12,10 @@ Protocol (all records in the task instance's ledger folder, under ``_claims/``, 
    time one of its requests can take (``request_bound``: the connection's connect timeout times the
    connection attempts, plus the backoffs between them, plus the read timeout) and its lease expiry. The
    create is atomic (an exclusive ``flock`` locally, a conditional put ``If-None-Match: *`` on S3): if
-   ``tN.0.json`` already exists, another process runs the same try (a redelivered Celery message) and this
-   one refuses.
+   ``tN.0.json`` already exists, another process runs the same try: this one refuses while that process
+   may be alive (a redelivered Celery message), and takes the claim over (``tN.<k+1>.json``) when it is
+   not (its lease is over, or it was a process of this machine that no longer exists: ``airflow tasks
+   test`` run again after a crash).
 2. **Wait out a live older try.** If an older try holds a lease that has not expired, try ``N`` waits
    until that try's in-flight request can no longer be running: ``min(its lease expiry, its
    request_bound + margin)`` after the claim. The older try checks the claims before every batch (3), so
@@ -21,7 +23,8 @@ Protocol (all records in the task instance's ledger folder, under ``_claims/``, 
    was written ``pending`` before its request left, so try ``N`` reads it as in doubt and never resends
    it. An expired lease is taken over at once: its owner renews it before every batch while it runs, with
    a lease long enough to cover a whole request (twice ``request_bound + margin``), so an expired lease
-   means no request of that try can still be in flight.
+   means no request of that try can still be in flight. So does an owner on this same machine (same host
+   name) whose process no longer exists.
 3. **Check before every batch.** Before each batch the running try lists ``_claims/``: a claim of a newer
    try stops it before its next request with :class:`IsendproSupersededError` ("superseded by try M");
    its remaining recipients are reported ``not_sent``. It renews its own lease (``tN.<k>.json``, a new
@@ -136,6 +139,7 @@ class Fence:
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
     _lease: Claim | None = None
+    _taken_at: int = 0
 
     @property
     def lease_length(self) -> float:
@@ -154,32 +158,64 @@ class Fence:
         now = self.clock.time()
         return Claim(self.attempt, seq, self.host, self.pid, started, now + self.lease_length, self.bound)
 
+    @property
+    def label(self) -> str:
+        """This process's name in the ledger's records: the try number, and the claim's sequence when
+        it took over a dead process of the same try (``airflow tasks test`` run again after a crash)."""
+        if self._lease is None:
+            raise RuntimeError("Fence.label before Fence.claim()")
+        return str(self.attempt) if self._taken_at == 0 else f"{self.attempt}-{self._taken_at}"
+
+    def _alive(self, claim: Claim, now: float) -> bool:
+        """Whether ``claim``'s owner may still be sending: its lease runs, and it is not a process of
+        this machine that is known to be gone."""
+        if claim.lease_until <= now:
+            return False
+        if claim.host == self.host and claim.pid != self.pid:
+            try:
+                os.kill(claim.pid, 0)
+            except ProcessLookupError:
+                return False  # same machine, no such process: it died (a PID reused is read as alive)
+            except PermissionError:
+                return True
+        return True
+
     def claim(self) -> None:
         """Claim the send for this try; wait out a live older try; refuse if this try is already run."""
-        mine = self._record(0, self.clock.time())
-        if not self.store.create(mine.name, mine.to_json()):
-            other = Claim.from_json(self.store.read(mine.name))
-            raise IsendproConfigError(
-                f"try {self.attempt} of this task is already running elsewhere ({other.who()}, claimed the "
-                f"send ledger {self.store.describe()}): this duplicate process sends nothing. Check the "
-                "executor's task delivery (a Celery message delivered twice)"
-            )
-        self._lease = mine
+        seq = 0
+        while True:
+            mine = self._record(seq, self.clock.time())
+            if self.store.create(mine.name, mine.to_json()):
+                break
+            other = self._latest()[self.attempt]
+            if self._alive(other, self.clock.time()):
+                raise IsendproConfigError(
+                    f"try {self.attempt} of this task is already running elsewhere ({other.who()}, claimed "
+                    f"the send ledger {self.store.describe()}): this duplicate process sends nothing. Check "
+                    "the executor's task delivery (a Celery message delivered twice)"
+                )
+            log.info("send ledger: %s is over; this process takes its claim over", other.who())
+            seq = other.seq + 1
+        self._lease, self._taken_at = mine, seq
         claims = self._latest()
         self._stop_if_newer(claims)
         now = self.clock.time()
-        live = [c for a, c in claims.items() if a < self.attempt and c.lease_until > now]
+        older = [c for a, c in claims.items() if a < self.attempt]
+        live = [c for c in older if self._alive(c, now)]
         if not live:
-            stale = [c.who() for a, c in claims.items() if a < self.attempt]
-            if stale:
-                log.info(f"send ledger: the lease of {', '.join(stale)} has expired: taken over at once")
+            if older:
+                log.info(
+                    "send ledger: %s no longer holds a lease: taken over at once",
+                    ", ".join(c.who() for c in older),
+                )
             return
         wait = max(min(c.lease_until - now, c.request_bound + self.margin) for c in live)
         holders = ", ".join(c.who() for c in live)
         log.warning(
-            f"send ledger: {holders} still holds a live lease; waiting {wait:.0f} s, until any request it "
-            "had in flight is over, before reading the ledger (its batches will read as sent or in doubt)"
-        )
+            "send ledger: %s still holds a live lease; waiting %.0f s, until any request it had in flight is "
+            "over, before reading the ledger (its batches will read as sent or in doubt)",
+            holders, wait,
+        )  # fmt: skip
         self.clock.sleep(wait)
         self._stop_if_newer(self._latest())
 

@@ -262,11 +262,11 @@ def open_store(root: str, scope: Iterable[str], conn_id: str | None = None) -> L
 @dataclass(frozen=True)
 class _Name:
     fingerprint: str
-    attempt: int
+    attempt: str
     state: State
 
 
-def record_name(batch_fingerprint: str, attempt: int, state: State) -> str:
+def record_name(batch_fingerprint: str, attempt: str, state: State) -> str:
     return f"{batch_fingerprint}.t{attempt}.{state}.json"
 
 
@@ -274,23 +274,20 @@ def _parse(name: str) -> _Name | None:
     parts = name.split(".")
     if len(parts) != 4 or parts[3] != "json" or parts[2] not in _STATES or not parts[1].startswith("t"):
         return None
-    try:
-        attempt = int(parts[1][1:])
-    except ValueError:
-        return None
-    return _Name(parts[0], attempt, parts[2])  # type: ignore[arg-type]
+    return _Name(parts[0], parts[1][1:], parts[2])  # type: ignore[arg-type]
 
 
 class Ledger:
     """Batch records of one task instance, listed once at start and written as batches go.
 
-    :param attempt: this try's number: it goes into every record's name, so no try rewrites another's.
+    :param attempt: this try's number (or the fence's :attr:`~.fencing.Fence.label`): it goes into every
+        record's name, so no try rewrites another's.
     :param fence: checked before every batch (:class:`~.fencing.Fence`); None for no fencing.
     """
 
-    def __init__(self, store: LedgerStore, *, attempt: int = 1, fence: Fence | None = None) -> None:
+    def __init__(self, store: LedgerStore, *, attempt: int | str = 1, fence: Fence | None = None) -> None:
         self.store = store
-        self.attempt = attempt
+        self.attempt = str(attempt)
         self.fence = fence
         self._index: dict[str, list[_Name]] = {}
         for name in store.names():

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -45,10 +49,10 @@ class FakeClock:
         self.now += seconds
 
 
-def fence(root: Path, attempt: int, clock: FakeClock, pid: int = 100) -> Fence:
-    return Fence(
-        LocalLedgerStore(root / "_claims"), attempt, BOUND, clock=clock, host="w1", pid=pid + attempt
-    )
+def fence(root: Path, attempt: int, clock: FakeClock, host: str = "", pid: int = 100) -> Fence:
+    """Try ``attempt`` on worker ``w<attempt>`` (another machine: its process cannot be looked up)."""
+    store = LocalLedgerStore(root / "_claims")
+    return Fence(store, attempt, BOUND, clock=clock, host=host or f"w{attempt}", pid=pid + attempt)
 
 
 def test_request_bound_covers_every_connection_attempt_and_the_read_timeout() -> None:
@@ -115,7 +119,7 @@ def test_an_older_try_is_superseded_before_its_next_batch(tmp_path: Path) -> Non
     fence(tmp_path, 3, clock).claim()
     with pytest.raises(IsendproSupersededError) as caught:
         first.check()
-    assert caught.value.message.startswith("superseded by try 3 (host w1, pid 103), which claimed the send")
+    assert caught.value.message.startswith("superseded by try 3 (host w3, pid 103), which claimed the send")
     assert caught.value.message.endswith(
         "try 1 stops before its next request; the newer try sends what is left"
     )
@@ -140,7 +144,7 @@ def test_a_waiting_try_overtaken_by_a_newer_claim_stops(tmp_path: Path) -> None:
 
 def test_two_claims_racing_for_the_same_try_give_one_winner(tmp_path: Path) -> None:
     clock = FakeClock()
-    racers = [fence(tmp_path, 2, clock, pid=pid) for pid in (1000, 2000, 3000, 4000)]
+    racers = [fence(tmp_path, 2, clock, host=f"w{n}", pid=n) for n in (1000, 2000, 3000, 4000)]
     start = threading.Barrier(len(racers))
     outcomes: list[str] = []
 
@@ -159,11 +163,41 @@ def test_two_claims_racing_for_the_same_try_give_one_winner(tmp_path: Path) -> N
         thread.join()
     assert outcomes.count("claimed") == 1
     refusals = [o for o in outcomes if o != "claimed"]
-    assert len(refusals) == 3
+    assert len(refusals) == 3, refusals
     assert all(
-        r.startswith("try 2 of this task is already running elsewhere (try 2 (host w1, pid ")
+        r.startswith("try 2 of this task is already running elsewhere (try 2 (host w")
         for r in refusals
     )
+
+
+def _gone_pid() -> int:
+    """The PID of a process of this machine that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_dead_process_of_this_machine_is_taken_over_at_once_even_within_its_lease(tmp_path: Path) -> None:
+    clock = FakeClock()
+    here = socket.gethostname()
+    Fence(LocalLedgerStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here, pid=_gone_pid()).claim()
+    second = Fence(LocalLedgerStore(tmp_path / "_claims"), 2, BOUND, clock=clock, host=here)
+    second.claim()
+    assert clock.sleeps == [] and second.label == "2"
+
+
+def test_the_same_try_run_again_after_a_crash_takes_the_claim_over_under_a_new_label(tmp_path: Path) -> None:
+    clock = FakeClock()
+    here = socket.gethostname()
+    store = LocalLedgerStore(tmp_path / "_claims")
+    Fence(store, 1, BOUND, clock=clock, host=here, pid=_gone_pid()).claim()  # then SIGKILL
+    again = Fence(LocalLedgerStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here)
+    again.claim()  # `airflow tasks test` again: same try number
+    assert again.label == "1-1" and clock.sleeps == []
+    assert store.names() == {"t1.0.json", "t1.1.json"}
+    alive = Fence(LocalLedgerStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here, pid=os.getppid())
+    with pytest.raises(IsendproConfigError, match=r"^try 1 of this task is already running elsewhere"):
+        alive.claim()  # the previous claim's owner (this process) is alive: a duplicate is refused
 
 
 def _send(
@@ -193,7 +227,7 @@ def test_an_overlapping_older_try_stops_superseded_and_nobody_is_texted_twice(
         def open_ledger() -> Ledger:
             guard = fence(tmp_path, attempt, clock)
             guard.claim()
-            return Ledger(LocalLedgerStore(tmp_path), attempt=attempt, fence=guard)
+            return Ledger(LocalLedgerStore(tmp_path), attempt=guard.label, fence=guard)
 
         return open_ledger
 
