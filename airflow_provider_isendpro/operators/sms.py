@@ -266,8 +266,11 @@ class SendSmsOperator(BaseOperator):
     def _source(self) -> Any:
         from airflow_provider_isendpro.sending.sources import file_source, value_source
 
-        if self.recipients_file is not None:
-            return file_source(str(self.recipients_file), self.number_field, self.ledger_conn_id)
+        if self.recipients_file is not None:  # read with the ledger's credentials (its conn_id)
+            from airflow_provider_isendpro.sending.location import resolve_ledger
+
+            conn_id = resolve_ledger(self.ledger_path, self.ledger_conn_id).conn_id
+            return file_source(str(self.recipients_file), self.number_field, conn_id)
         recipients = self.recipients
         if recipients is None or recipients in ([], ""):
             raise IsendproValidationError(

@@ -361,10 +361,14 @@ class Ledger:
             self._by_tracker = dict(self._all_trackers())
         return self._by_tracker.get(tracker)
 
-    def _all_trackers(self) -> Iterator[tuple[str, tuple[State, tuple[int, int | None] | None]]]:
+    def records(self) -> Iterator[BatchRecord]:
+        """What the ledger says of every batch an earlier try may have sent (see :meth:`get`)."""
         for batch_fingerprint in sorted(self._index):
             record = self.get(batch_fingerprint)
-            if record is None:
-                continue
+            if record is not None:
+                yield record
+
+    def _all_trackers(self) -> Iterator[tuple[str, tuple[State, tuple[int, int | None] | None]]]:
+        for record in self.records():
             for tracker in record.trackers:
                 yield tracker, (record.state, record.outcomes.get(tracker))

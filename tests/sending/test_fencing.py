@@ -165,8 +165,7 @@ def test_two_claims_racing_for_the_same_try_give_one_winner(tmp_path: Path) -> N
     refusals = [o for o in outcomes if o != "claimed"]
     assert len(refusals) == 3, refusals
     assert all(
-        r.startswith("try 2 of this task is already running elsewhere (try 2 (host w")
-        for r in refusals
+        r.startswith("try 2 of this task is already running elsewhere (try 2 (host w") for r in refusals
     )
 
 
