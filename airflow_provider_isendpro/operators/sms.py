@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -362,6 +363,8 @@ class SendSmsOperator(BaseOperator):
         if not dry_run:  # before any request: a local ledger under a remote executor texts people twice
             require_shared_ledger(location, "SendSmsOperator")
         attempt = int(getattr(context["ti"], "try_number", None) or 1)
+        # Airflow's hostname_callable names the worker (two workers of one machine are two hosts here)
+        host = str(getattr(context["ti"], "hostname", None) or socket.gethostname())
 
         def ledger() -> Ledger:
             store = open_store(location.root, scope, location.conn_id)
@@ -370,6 +373,7 @@ class SendSmsOperator(BaseOperator):
                 open_store(location.root, [*scope, "_claims"], location.conn_id),
                 attempt=attempt,
                 bound=request_bound(hook.config),
+                host=host,
             )
             fence.claim()
             return Ledger(store, attempt=fence.label, fence=fence)

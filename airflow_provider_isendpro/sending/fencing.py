@@ -100,6 +100,8 @@ class Claim:
     started: float
     lease_until: float
     request_bound: float
+    #: on the record a try writes when it ends: how it ended ("" for success, else the error).
+    note: str = ""
 
     @property
     def name(self) -> str:
@@ -111,7 +113,7 @@ class Claim:
     @classmethod
     def from_json(cls, text: str) -> Claim:
         data: dict[str, Any] = json.loads(text)
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
     def who(self) -> str:
         return f"try {self.attempt} (host {self.host}, pid {self.pid})"
@@ -243,14 +245,15 @@ class Fence:
                 )
             self._lease = renewed
 
-    def release(self) -> None:
+    def release(self, note: str = "") -> None:
         """This try is over (it ended, by success or error): a record whose lease has already expired,
-        so that the next try starts at once. A try that is killed never gets here: its lease runs out."""
+        so that the next try starts at once, saying how it ended (``note``: the error, e.g. "superseded by
+        try 2"). A try that is killed never gets here: its lease runs out."""
         if self._lease is None:
             return
         ended = Claim(
             self.attempt, self._lease.seq + 1, self.host, self.pid, self._lease.started,
-            self.clock.time(), self.bound,
+            self.clock.time(), self.bound, note,
         )  # fmt: skip
         try:
             if self.store.create(ended.name, ended.to_json()):

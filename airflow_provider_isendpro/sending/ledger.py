@@ -308,10 +308,11 @@ class Ledger:
         if self.fence is not None:
             self.fence.check()
 
-    def close(self) -> None:
-        """The send is over: release this try's claim (the next try need not wait for it)."""
+    def close(self, note: str = "") -> None:
+        """The send is over: release this try's claim (the next try need not wait for it); ``note``
+        says how it ended, for whoever reads the claims later."""
         if self.fence is not None:
-            self.fence.release()
+            self.fence.release(note)
 
     def get(self, batch_fingerprint: str) -> BatchRecord | None:
         """What every earlier record of this batch adds up to: ``done`` (outcomes merged), ``unknown`` or

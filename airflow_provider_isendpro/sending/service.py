@@ -224,7 +224,7 @@ def run_send(
                 error = exc
             finally:
                 if book is not None:
-                    book.close()
+                    book.close("" if error is None else f"{type(error).__name__}: {error.message}")
             if policy.check_credit:
                 try:
                     report.credit_after = api.get_credit().to_dict()

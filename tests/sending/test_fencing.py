@@ -18,6 +18,7 @@ from airflow_provider_isendpro.errors import IsendproConfigError
 from airflow_provider_isendpro.sending.engine import SendOptions
 from airflow_provider_isendpro.sending.fencing import (
     DEFAULT_MARGIN,
+    Claim,
     Fence,
     IsendproSupersededError,
     request_bound,
@@ -260,3 +261,7 @@ def test_an_overlapping_older_try_stops_superseded_and_nobody_is_texted_twice(
         "not sent: the send stopped at an error (superseded by try 2"
     )
     assert earlier["error"]["type"] == "IsendproSupersededError"
+    claims = LocalLedgerStore(tmp_path / "_claims")
+    last = max((n for n in claims.names() if n.startswith("t1.")), key=lambda n: int(n.split(".")[1]))
+    ended = Claim.from_json(claims.read(last))
+    assert ended.note.startswith("IsendproSupersededError: superseded by try 2 (host w2, pid 102)")
