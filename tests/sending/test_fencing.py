@@ -265,3 +265,8 @@ def test_an_overlapping_older_try_stops_superseded_and_nobody_is_texted_twice(
     last = max((n for n in claims.names() if n.startswith("t1.")), key=lambda n: int(n.split(".")[1]))
     ended = Claim.from_json(claims.read(last))
     assert ended.note.startswith("IsendproSupersededError: superseded by try 2 (host w2, pid 102)")
+
+
+def test_with_the_default_timeouts_a_newer_try_waits_at_most_63_5_s() -> None:
+    """The figure docs/deployment.md gives: 4 x 5 s connect + 3.5 s backoffs + 30 s read + 10 s margin."""
+    assert request_bound(ClientConfig(api_key=FAKE_KEY)) + DEFAULT_MARGIN == 63.5
