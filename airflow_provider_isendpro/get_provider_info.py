@@ -68,7 +68,25 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "s3://my-bucket/isendpro-ledger",
                         "default": "",
-                    }
+                    },
+                    "ledger_conn_id": {
+                        "description": "Airflow connection whose credentials reach an object-storage "
+                        "ledger_path (e.g. aws_default). Empty: the storage library's default chain "
+                        "(for S3, boto3's environment variables, instance profile or web identity).\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "aws_default",
+                        "default": "",
+                    },
+                    "ledger_is_shared": {
+                        "description": "True when a local-looking ledger_path is a volume shared by "
+                        "every worker (NFS, EFS) that honours flock. Without it, a local ledger is refused "
+                        "under a remote executor (Celery, Kubernetes, Edge...).\n",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
+                    },
                 },
             }
         },

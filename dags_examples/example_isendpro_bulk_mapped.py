@@ -13,23 +13,22 @@ What this example shows
 * ``summarise`` adds the mapped results up.
 
 Without ``source`` the DAG makes a demo list of ``demo_size`` obviously fake French mobiles
-(06 12 3x xx xx). In production put the batch files on storage every worker reaches (``work_dir``).
+(06 12 3x xx xx).
+
+On several machines (Celery, Kubernetes) it works unchanged: the batch files go beside the send ledger
+(``[isendpro] ledger_path``, read with ``[isendpro] ledger_conn_id``), which must already be storage
+every worker reaches (``s3://…``) for ``SendSmsOperator`` to send at all; so the worker that runs a
+mapped task reads the file another worker wrote. ``work_dir`` overrides that place.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
 
 from airflow_provider_isendpro.operators.sms import SendSmsOperator
-
-WORK_DIR = os.environ.get("ISENDPRO_BULK_DIR") or str(
-    Path(os.environ.get("AIRFLOW_HOME") or "~/airflow").expanduser() / "isendpro" / "bulk"
-)
 
 with DAG(
     dag_id="isendpro_bulk_mapped",
@@ -42,7 +41,9 @@ with DAG(
         "source": Param("", type="string", description="CSV with a 'number' column (path or URL)"),
         "demo_size": Param(2500, type="integer", minimum=1, description="Demo list size (no source)"),
         "batch_size": Param(1000, type="integer", minimum=1, description="Numbers per mapped task"),
-        "work_dir": Param(WORK_DIR, type="string", description="Where batch files go (shared storage)"),
+        "work_dir": Param(
+            "", type="string", description="Where batch files go (empty: beside [isendpro] ledger_path)"
+        ),
     },
     tags=["isendpro", "example", "bulk"],
 ) as dag:
@@ -61,6 +62,7 @@ with DAG(
 
         from airflow.sdk import ObjectStoragePath, get_current_context
 
+        from airflow_provider_isendpro.sending.location import resolve_ledger
         from airflow_provider_isendpro.sms import mask_number, normalise_numbers
 
         params = params or {}
@@ -75,7 +77,14 @@ with DAG(
                 for n in range(int(params["demo_size"])):
                     yield f"0612{300000 + n:06d}"
 
-        folder = ObjectStoragePath(params["work_dir"]) / re.sub(r"[^A-Za-z0-9_.-]", "_", str(run_id))
+        ledger = resolve_ledger()  # the same storage, and credentials, as the send ledger's
+        work_dir = params["work_dir"] or ledger.child("_bulk").root
+        base = (
+            ObjectStoragePath(work_dir, conn_id=ledger.conn_id)
+            if "://" in work_dir
+            else ObjectStoragePath(work_dir)
+        )
+        folder = base / re.sub(r"[^A-Za-z0-9_.-]", "_", str(run_id))
         folder.mkdir(parents=True, exist_ok=True)
         paths: list[str] = []
         batch: list[str] = []

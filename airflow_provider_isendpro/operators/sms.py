@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 _CHOICES = {
     "on_invalid": ("fail", "skip"),
     "on_rejected": ("fail", "warn", "ignore"),
+    "on_unknown": ("fail", "warn"),
     "quiet_hours": ("fail", "defer"),
 }
 
@@ -67,11 +68,13 @@ def _limit(name: str, value: Any, *, whole: bool) -> Any:
 
 
 def default_ledger_root() -> str:
-    """``[isendpro] ledger_path`` from the Airflow configuration, else ``$AIRFLOW_HOME/isendpro/ledger``."""
-    from airflow_provider_isendpro._compat import conf
+    """The configured ledger root (``[isendpro] ledger_path``, else ``$AIRFLOW_HOME/isendpro/ledger``).
 
-    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    return str(conf.get("isendpro", "ledger_path", fallback="") or os.path.join(home, "isendpro", "ledger"))
+    Kept for the notifier until it calls :func:`~airflow_provider_isendpro.sending.location.resolve_ledger`
+    itself; new code should use that."""
+    from airflow_provider_isendpro.sending.location import resolve_ledger
+
+    return resolve_ledger().root
 
 
 class SendSmsOperator(BaseOperator):
@@ -110,6 +113,9 @@ class SendSmsOperator(BaseOperator):
     :param on_rejected: when iSendPro refuses some numbers (blacklisted 11, unassigned 21...):
         ``"fail"`` the task after sending to the others, ``"warn"`` or ``"ignore"``.
     :param max_rejected_ratio: stop sending when more than this share of recipients is rejected.
+    :param on_unknown: when some recipients are in doubt (a timeout or 5xx after the request left, or a
+        worker lost mid-request, on this try or an earlier one): ``"fail"`` the task after sending to
+        everyone else (default), or ``"warn"``. They are listed with status ``unknown``.
     :param resend_unknown: on a retry, resend recipients whose earlier outcome is unknown (risk: twice).
     :param dry_run: plan only: no request; the XCom is the plan (recipients, encoding, segments, cost).
     :param max_recipients: refuse to send to more recipients than this.
@@ -117,8 +123,10 @@ class SendSmsOperator(BaseOperator):
     :param check_credit: read the credit first and refuse a send it cannot cover.
     :param unit_price: price of one segment in euros, for estimates (default: derived from the credit).
     :param ledger_path: where the send ledger lives (default ``[isendpro] ledger_path``, else
-        ``$AIRFLOW_HOME/isendpro/ledger``). Use shared storage (``s3://…``) with several workers.
-    :param ledger_conn_id: Airflow connection for an object-storage ledger path.
+        ``$AIRFLOW_HOME/isendpro/ledger``). Under a remote executor (Celery, Kubernetes...) it must be
+        storage every worker reaches (``s3://…``), or the task refuses to send (see docs/deployment.md).
+    :param ledger_conn_id: Airflow connection for an object-storage ledger path (default
+        ``[isendpro] ledger_conn_id``, else the storage library's default credentials).
     :param details_path: where per-recipient results go when there are more than ``max_inline_results``
         (default: beside the ledger).
     :param max_inline_results: per-recipient results kept in the XCom itself, at most.
@@ -156,6 +164,7 @@ class SendSmsOperator(BaseOperator):
         on_invalid: str = "fail",
         on_rejected: str = "fail",
         max_rejected_ratio: float | None = None,
+        on_unknown: str = "fail",
         resend_unknown: bool = False,
         dry_run: bool = False,
         max_recipients: int | None = None,
@@ -203,6 +212,7 @@ class SendSmsOperator(BaseOperator):
                 field="max_rejected_ratio", value=max_rejected_ratio, rule="must be between 0 and 1"
             )
         self.max_rejected_ratio = max_rejected_ratio
+        self.on_unknown = _choice("on_unknown", on_unknown)
         self.resend_unknown = _as_bool("resend_unknown", resend_unknown)  # "false" must not mean True
         self.dry_run = dry_run
         self.max_recipients = _limit("max_recipients", max_recipients, whole=True)
@@ -262,8 +272,11 @@ class SendSmsOperator(BaseOperator):
     def _source(self) -> Any:
         from airflow_provider_isendpro.sending.sources import file_source, value_source
 
-        if self.recipients_file is not None:
-            return file_source(str(self.recipients_file), self.number_field, self.ledger_conn_id)
+        if self.recipients_file is not None:  # read with the ledger's credentials (its conn_id)
+            from airflow_provider_isendpro.sending.location import resolve_ledger
+
+            conn_id = resolve_ledger(self.ledger_path, self.ledger_conn_id).conn_id
+            return file_source(str(self.recipients_file), self.number_field, conn_id)
         recipients = self.recipients
         if recipients is None or recipients in ([], ""):
             raise IsendproValidationError(
@@ -306,7 +319,9 @@ class SendSmsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
         from airflow_provider_isendpro.sending.engine import SendOptions
+        from airflow_provider_isendpro.sending.fencing import Fence, request_bound
         from airflow_provider_isendpro.sending.ledger import Ledger, open_store
+        from airflow_provider_isendpro.sending.location import require_shared_ledger, resolve_ledger
         from airflow_provider_isendpro.sending.plan import MessageRules, Planner
         from airflow_provider_isendpro.sending.service import SendPolicy, run_send
         from airflow_provider_isendpro.sms import validate_sender
@@ -342,6 +357,7 @@ class SendSmsOperator(BaseOperator):
         policy = SendPolicy(
             on_invalid=self.on_invalid,  # type: ignore[arg-type]
             on_rejected=self.on_rejected,  # type: ignore[arg-type]
+            on_unknown=self.on_unknown,  # type: ignore[arg-type]
             dry_run=dry_run,
             max_recipients=self.max_recipients,
             max_total_segments=self.max_total_segments,
@@ -349,14 +365,26 @@ class SendSmsOperator(BaseOperator):
             unit_price=self.unit_price,
             max_inline=self.max_inline_results,
         )
-        root = str(self.ledger_path or default_ledger_root())
+        location = resolve_ledger(self.ledger_path, self.ledger_conn_id)
+        if not dry_run:  # before any request: a local ledger under a remote executor texts people twice
+            require_shared_ledger(location, "SendSmsOperator")
+        attempt = int(getattr(context["ti"], "try_number", None) or 1)
+        # Airflow's hostname_callable names the worker (two workers of one machine are two hosts here)
+        host = str(getattr(context["ti"], "hostname", None) or socket.gethostname())
 
         def ledger() -> Ledger:
-            store = open_store(root, scope, self.ledger_conn_id)
-            self.log.info("send ledger: %s", store.describe())
-            return Ledger(store)
+            store = open_store(location.root, scope, location.conn_id)
+            self.log.info("send ledger: %s (from %s)", store.describe(), location.origin)
+            fence = Fence(
+                open_store(location.root, [*scope, "_claims"], location.conn_id),
+                attempt=attempt,
+                bound=request_bound(hook.config),
+                host=host,
+            )
+            fence.claim()
+            return Ledger(store, attempt=fence.label, fence=fence)
 
-        details = self.details_path or self._default_details(root, scope, context)
+        details = self.details_path or self._default_details(location.root, scope, context)
         outcome = run_send(
             client=lambda: hook.client,
             planner=planner,
@@ -365,7 +393,7 @@ class SendSmsOperator(BaseOperator):
             policy=policy,
             ledger=ledger,
             details_path=details,
-            details_conn_id=self.ledger_conn_id,
+            details_conn_id=location.conn_id,
         )
         hook.close()
         self._log_summary(outcome.result)

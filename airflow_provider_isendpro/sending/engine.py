@@ -2,8 +2,13 @@
 
 For each batch: if the ledger already knows it (an earlier try), report what it knows and send nothing;
 otherwise record it ``pending``, send it, and record the outcome. A batch whose outcome is unknown
-(timeout after the request left, or a worker that died mid-request) is never resent automatically.
-The first error stops sending; the remaining recipients are still accounted for (``skipped``).
+(timeout after the request left, or a worker that died mid-request) is never resent automatically; the
+send goes on with the next batch (the task fails at the end when ``on_unknown="fail"``), unless
+``_DOUBTFUL_IN_A_ROW`` batches in a row end in doubt (iSendPro is not answering). Any other error stops
+sending, and so does a newer try's claim (:mod:`.fencing`, checked before every batch); the remaining
+recipients are still accounted for (``not_sent``, with the reason). Every batch ends in exactly one
+``batches`` bucket: ``sent`` (requested by this try), ``from_ledger`` (sent by an earlier try),
+``unknown`` (in doubt, now or since an earlier try) or ``not_sent``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ if TYPE_CHECKING:
     from airflow_provider_isendpro.sms import ScheduledSend
 
 log = logging.getLogger("airflow_provider_isendpro.sending")
+
+#: After this many batches in a row end in doubt, iSendPro is taken to be down and the send stops.
+_DOUBTFUL_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -52,23 +60,33 @@ class SendEngine:
     """Sends the batches of one task instance through ``client``, recording them in ``ledger``."""
 
     def __init__(
-        self, client: IsendproClient, ledger: Ledger, options: SendOptions, report: SendReport
+        self, client: IsendproClient, ledger: Ledger | None, options: SendOptions, report: SendReport
     ) -> None:
         self.client = client
-        self.ledger = ledger
+        self._ledger = ledger
         self.options = options
         self.report = report
         self._batch_no = 0
         self._halted = False
+        self._doubtful_in_a_row = 0
 
-    def run(self, entries: Iterable[list[Planned] | Unplanned]) -> None:
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("a SendEngine without a ledger only accounts for a send that never began")
+        return self._ledger
+
+    def run(self, entries: Iterable[list[Planned] | Unplanned], *, stop: IsendproError | None = None) -> None:
         """Send every batch in order; raise the first error only after every recipient is accounted for.
+
+        ``stop``: an error met before the first batch (the ledger could not be opened or claimed): nothing
+        is sent and every recipient is reported ``not_sent`` with it.
 
         Requests are strictly sequential: a batch is marked ``pending`` in the ledger, sent, then
         recorded. (A sender thread overlapping requests with bookkeeping was measured and gave no steady
         gain on two cores: the GIL and the ledger's fsync dominate.)
         """
-        error: IsendproError | None = None
+        error = stop
         for entry in entries:
             if isinstance(entry, Unplanned):
                 self.report.add(entry.status, entry.index, entry.raw, reason=entry.reason)
@@ -77,9 +95,17 @@ class SendEngine:
             if error is not None or self._halted:
                 self._skip(entry, error)
                 continue
-            batch = self._drop_known(entry)
-            if batch:
-                error = self._send_batch(batch)
+            batch, settled = self._drop_known(entry)
+            if not batch:
+                self.report.batches[settled] += 1
+                continue
+            try:
+                self.ledger.check()  # a newer try's claim stops this one before one more request
+            except IsendproError as exc:
+                error = exc
+                self._skip(batch, error)
+                continue
+            error = self._send_batch(batch)
         if error is not None:
             raise error
 
@@ -98,13 +124,17 @@ class SendEngine:
             self._account(batch, "unknown", reason=exc.message)
             self.report.batches["unknown"] += 1
             log.error("batch %d: %d recipients, outcome unknown: %s", self._batch_no, len(batch), exc.message)
-            return exc
+            self._doubtful_in_a_row += 1
+            if self._doubtful_in_a_row >= _DOUBTFUL_IN_A_ROW:
+                return exc  # iSendPro is not answering: stop rather than time out on every batch
+            return None
         except IsendproError as exc:
             # Refused whole (4xx), rate limited, or never connected: iSendPro carried nothing out.
-            self.ledger.forget(batch_id)
-            self._account(batch, "skipped", reason=f"not sent: {exc.message}")
-            self.report.batches["skipped"] += 1
+            self.ledger.forget(batch_id, trackers)
+            self._account(batch, "not_sent", reason=f"not sent: {exc.message}")
+            self.report.batches["not_sent"] += 1
             return exc
+        self._doubtful_in_a_row = 0
         outcomes = self._record(self._batch_no, batch, result)
         self.ledger.write(BatchRecord(batch_id, "done", trackers, outcomes=outcomes))
         self.report.batches["sent"] += 1
@@ -115,18 +145,19 @@ class SendEngine:
 
     def _skip(self, batch: list[Planned], error: IsendproError | None) -> None:
         why = f"the send stopped at an error ({error.message})" if error else "the send stopped early"
-        self._account(batch, "skipped", reason=f"not sent: {why}")
-        self.report.batches["skipped"] += 1
+        self._account(batch, "not_sent", reason=f"not sent: {why}")
+        self.report.batches["not_sent"] += 1
 
-    def _drop_known(self, batch: list[Planned]) -> list[Planned]:
-        """Report and remove what an earlier try already settled; keep what must (still) be sent."""
+    def _drop_known(self, batch: list[Planned]) -> tuple[list[Planned], str]:
+        """Report and remove what an earlier try already settled; keep what must (still) be sent.
+
+        Also returns the ``batches`` bucket of a batch left with nothing to send: ``from_ledger`` when an
+        earlier try sent all of it, ``unknown`` when some of it is in doubt."""
         if self.ledger.empty:
-            return batch
+            return batch, "sent"
         record = self.ledger.get(fingerprint(p.tracker for p in batch))
         if record is not None:
             known = [(p, record.state, record.outcomes.get(p.tracker)) for p in batch]
-            if record.state == "done":
-                self.report.batches["from_ledger"] += 1
         else:  # the batch changed shape since the earlier try: settle recipient by recipient
             known = []
             for p in batch:
@@ -134,15 +165,18 @@ class SendEngine:
                 if found is not None:
                     known.append((p, found[0], found[1]))
         remaining = {p.tracker for p in batch}
+        settled = "from_ledger"
         for planned, state, outcome in known:
             if self._report_earlier(planned, state, outcome):
                 remaining.discard(planned.tracker)
+                if not (state == "done" and outcome is not None):
+                    settled = "unknown"
         if len(remaining) < len(batch):
             log.info(
                 "batch %d: %d of %d recipients settled by an earlier try (ledger %s)",
                 self._batch_no, len(batch) - len(remaining), len(batch), self.ledger.describe(),
             )  # fmt: skip
-        return [p for p in batch if p.tracker in remaining]
+        return [p for p in batch if p.tracker in remaining], settled
 
     def _report_earlier(self, planned: Planned, state: State, outcome: tuple[int, int | None] | None) -> bool:
         """Report one recipient from the ledger; False when it must be sent (again) now."""
@@ -231,17 +265,22 @@ class SendEngine:
             matched.append(queue.pop(0) if queue else None)
         return matched
 
+    def _rejections(self) -> tuple[int, int]:
+        """Rejected and attempted recipients over the whole send (earlier tries included)."""
+        counts = self.report.counts
+        rejected = counts["rejected"] + counts["already_rejected"]
+        return rejected, rejected + counts["sent"] + counts["already_sent"]
+
     def _ratio_exceeded(self) -> bool:
-        limit, counts = self.options.max_rejected_ratio, self.report.counts
-        attempted = counts["sent"] + counts["rejected"]
-        return limit is not None and attempted > 0 and counts["rejected"] / attempted > limit
+        limit = self.options.max_rejected_ratio
+        rejected, attempted = self._rejections()
+        return limit is not None and attempted > 0 and rejected / attempted > limit
 
     def _ratio_error(self) -> IsendproRecipientError:
-        counts = self.report.counts
-        attempted = counts["sent"] + counts["rejected"]
+        rejected, attempted = self._rejections()
         return IsendproRecipientError(
-            f"{counts['rejected']} of {attempted} recipients rejected by iSendPro "
-            f"({counts['rejected'] / attempted:.0%}), above max_rejected_ratio="
+            f"{rejected} of {attempted} recipients rejected by iSendPro "
+            f"({rejected / attempted:.0%}), above max_rejected_ratio="
             f"{self.options.max_rejected_ratio:g}: the send was stopped; codes: "
             f"{dict(self.report.rejected_by_code)}"
         )

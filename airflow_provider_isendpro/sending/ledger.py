@@ -2,16 +2,25 @@
 
 Why object storage (a local directory, or any ``ObjectStoragePath`` URL such as ``s3://bucket/ledger``):
 Airflow clears XCom at the start of every try, so the record must live outside Airflow's per-try state;
-one small object per batch scales to million-recipient sends (a batch writes two small objects, a retry
-lists one directory), works unchanged on S3, GCS, Azure or a shared volume, and keeps phone-number
-outcomes out of the metadata DB and the Variables UI. Airflow Variables would mean a DB row rewritten
-per batch and visible to every UI user. In a distributed deployment (Celery, Kubernetes) point
-``[isendpro] ledger_path`` at storage every worker reaches; the default, under ``$AIRFLOW_HOME``, only
-suits a single machine.
+one small object per batch state scales to million-recipient sends, works unchanged on S3, GCS, Azure or
+a shared volume, and keeps phone-number outcomes out of the metadata DB and the Variables UI. Where the
+ledger lives, and the refusal of a local one under a remote executor, is :mod:`.location`; how two
+overlapping tries of one task are kept apart is :mod:`.fencing`.
 
-Protocol per batch, keyed by a fingerprint of its trackers: write ``pending`` *before* the request, then
-``done`` (with each tracker's code and billed segments) or ``unknown`` after it. A ``pending`` record found
-by a retry means the worker died mid-request: that batch is in doubt, exactly like a timeout.
+Protocol per batch, keyed by a fingerprint of its trackers (the same recipients and texts give the same
+batch on every try), for try ``N``:
+
+- ``<batch>.tN.pending.json`` is written (fsync'ed locally) *before* the request leaves;
+- then ``<batch>.tN.done.json`` (each tracker's code and billed segments) or ``<batch>.tN.unknown.json``
+  (no usable answer) after it; or ``<batch>.tN.void.json`` when iSendPro certainly carried nothing out
+  (refused whole, never connected), which cancels that try's ``pending``.
+
+Records are **never rewritten in place**: every state is a new object with a new name, so no reader can
+hold a stale copy (s3fs caches each listed object's ETag and fails a read of an object rewritten since with
+``FileExpired``), and nothing is ever deleted. A batch is *done* when any try wrote ``done``; *in doubt*
+when a try wrote ``unknown``, or ``pending`` without ``done``/``void`` (the worker died, or was cut off,
+mid-request): an in-doubt batch is never resent unless ``resend_unknown=True``; otherwise it was never
+sent.
 """
 
 from __future__ import annotations
@@ -23,10 +32,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-State = Literal["pending", "done", "unknown"]
-_VERSION = 1
+if TYPE_CHECKING:
+    from airflow_provider_isendpro.sending.fencing import Fence
+
+State = Literal["pending", "done", "unknown", "void"]
+_VERSION = 2
+_STATES = ("pending", "done", "unknown", "void")
 
 
 def fingerprint(trackers: Iterable[str]) -> str:
@@ -125,6 +138,8 @@ class LocalLedgerStore:
         return self._records
 
     def names(self) -> set[str]:
+        """Every record name, re-read from the journal (other processes may have appended)."""
+        self._records = None
         return set(self._load())
 
     def read(self, name: str) -> str:
@@ -181,7 +196,9 @@ class LocalLedgerStore:
 class ObjectStorageLedgerStore:
     """An Airflow ``ObjectStoragePath`` folder (s3://, gs://, abfs://...): one object per record.
 
-    Object stores write whole objects, so a record is never half-written there either.
+    Object stores write whole objects, so a record is never half-written there either. ``conn_id`` (from
+    ``ledger_conn_id`` or ``[isendpro] ledger_conn_id``) names the Airflow connection whose credentials
+    are used, e.g. ``aws_default``; without it, the storage library's default chain.
     """
 
     def __init__(self, url: str, conn_id: str | None = None) -> None:
@@ -190,6 +207,10 @@ class ObjectStorageLedgerStore:
         self.root = ObjectStoragePath(url, conn_id=conn_id)
 
     def names(self) -> set[str]:
+        """Every record name, listed afresh (fsspec caches listings; another worker may have written)."""
+        invalidate = getattr(self.root.fs, "invalidate_cache", None)
+        if invalidate is not None:
+            invalidate(self.root.path)
         if not self.root.exists():
             return set()
         return {p.name for p in self.root.iterdir() if p.name.endswith(".json")}
@@ -238,38 +259,99 @@ def open_store(root: str, scope: Iterable[str], conn_id: str | None = None) -> L
     return LocalLedgerStore(base.joinpath(*parts))
 
 
-class Ledger:
-    """Batch records of one task instance, read once at start and written as batches go."""
+@dataclass(frozen=True)
+class _Name:
+    fingerprint: str
+    attempt: str
+    state: State
 
-    def __init__(self, store: LedgerStore) -> None:
+
+def record_name(batch_fingerprint: str, attempt: str, state: State) -> str:
+    return f"{batch_fingerprint}.t{attempt}.{state}.json"
+
+
+def _parse(name: str) -> _Name | None:
+    parts = name.split(".")
+    if len(parts) != 4 or parts[3] != "json" or parts[2] not in _STATES or not parts[1].startswith("t"):
+        return None
+    return _Name(parts[0], parts[1][1:], parts[2])  # type: ignore[arg-type]
+
+
+class Ledger:
+    """Batch records of one task instance, listed once at start and written as batches go.
+
+    :param attempt: this try's number (or the fence's :attr:`~.fencing.Fence.label`): it goes into every
+        record's name, so no try rewrites another's.
+    :param fence: checked before every batch (:class:`~.fencing.Fence`); None for no fencing.
+    """
+
+    def __init__(self, store: LedgerStore, *, attempt: int | str = 1, fence: Fence | None = None) -> None:
         self.store = store
-        self._names = store.names()
+        self.attempt = str(attempt)
+        self.fence = fence
+        self._index: dict[str, list[_Name]] = {}
+        for name in store.names():
+            parsed = _parse(name)
+            if parsed is not None:
+                self._index.setdefault(parsed.fingerprint, []).append(parsed)
         self._by_tracker: dict[str, tuple[State, tuple[int, int | None] | None]] | None = None
 
     @property
     def empty(self) -> bool:
-        return not self._names
+        return not self._index
 
     def describe(self) -> str:
         return self.store.describe()
 
+    def check(self) -> None:
+        """Before each batch: raise if a newer try has taken this send over (see :mod:`.fencing`)."""
+        if self.fence is not None:
+            self.fence.check()
+
+    def close(self, note: str = "") -> None:
+        """The send is over: release this try's claim (the next try need not wait for it); ``note``
+        says how it ended, for whoever reads the claims later."""
+        if self.fence is not None:
+            self.fence.release(note)
+
     def get(self, batch_fingerprint: str) -> BatchRecord | None:
-        name = f"{batch_fingerprint}.json"
-        return BatchRecord.from_json(self.store.read(name)) if name in self._names else None
+        """What every earlier record of this batch adds up to: ``done`` (outcomes merged), ``unknown`` or
+        ``pending`` (in doubt), or None when no try may have sent it."""
+        names = self._index.get(batch_fingerprint)
+        if not names:
+            return None
+        records = [
+            BatchRecord.from_json(self.store.read(record_name(n.fingerprint, n.attempt, n.state)))
+            for n in sorted(names, key=lambda n: (n.attempt, _STATES.index(n.state)))
+        ]
+        done = [r for r in records if r.state == "done"]
+        if done:
+            outcomes: dict[str, tuple[int, int | None]] = {}
+            for record in done:
+                outcomes.update(record.outcomes)
+            return BatchRecord(batch_fingerprint, "done", done[-1].trackers, outcomes=outcomes)
+        unknown = [r for r in records if r.state == "unknown"]
+        if unknown:
+            return unknown[-1]
+        voided = {n.attempt for n in names if n.state == "void"}
+        open_pending = [n for n in names if n.state == "pending" and n.attempt not in voided]
+        if open_pending:
+            return next(r for r in records if r.state == "pending")
+        return None
 
     def write(self, record: BatchRecord) -> None:
-        """Store ``record``. Only ``pending`` must be on disk before the request leaves: if a later
-        ``done``/``unknown`` is lost in a crash, the retry sees ``pending`` and treats the batch as in
-        doubt, which is the safe reading. So only ``pending`` pays for an fsync."""
-        name = f"{record.fingerprint}.json"
+        """Store ``record`` as a new object. Only ``pending`` must be on disk before the request leaves:
+        if a later ``done``/``unknown`` is lost in a crash, the retry sees ``pending`` and treats the batch
+        as in doubt, which is the safe reading. So only ``pending`` pays for an fsync."""
+        name = record_name(record.fingerprint, self.attempt, record.state)
         self.store.write(name, record.to_json(), durable=record.state == "pending")
-        self._names.add(name)
+        self._index.setdefault(record.fingerprint, []).append(
+            _Name(record.fingerprint, self.attempt, record.state)
+        )
 
-    def forget(self, batch_fingerprint: str) -> None:
-        """Drop a pending record of a batch that certainly did not reach iSendPro."""
-        name = f"{batch_fingerprint}.json"
-        self.store.delete(name)
-        self._names.discard(name)
+    def forget(self, batch_fingerprint: str, trackers: list[str]) -> None:
+        """Void this try's pending record of a batch that certainly did not reach iSendPro."""
+        self.write(BatchRecord(batch_fingerprint, "void", trackers))
 
     def lookup(self, tracker: str) -> tuple[State, tuple[int, int | None] | None] | None:
         """Per-tracker fallback for a retry whose batches changed shape (input changed between tries).
@@ -280,8 +362,14 @@ class Ledger:
             self._by_tracker = dict(self._all_trackers())
         return self._by_tracker.get(tracker)
 
+    def records(self) -> Iterator[BatchRecord]:
+        """What the ledger says of every batch an earlier try may have sent (see :meth:`get`)."""
+        for batch_fingerprint in sorted(self._index):
+            record = self.get(batch_fingerprint)
+            if record is not None:
+                yield record
+
     def _all_trackers(self) -> Iterator[tuple[str, tuple[State, tuple[int, int | None] | None]]]:
-        for name in sorted(self._names):
-            record = BatchRecord.from_json(self.store.read(name))
+        for record in self.records():
             for tracker in record.trackers:
                 yield tracker, (record.state, record.outcomes.get(tracker))

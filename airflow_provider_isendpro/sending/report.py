@@ -13,7 +13,9 @@ import tempfile
 from collections import Counter
 from typing import IO, Any
 
-#: Every bucket a recipient can end in. Their counts add up to ``input``.
+#: Every bucket a recipient can end in. Their counts add up to ``input``. ``not_sent``: the send stopped
+#: before this recipient (an error such as an authentication failure, a newer try taking over, the
+#: rejection ratio); each such row gives the reason.
 BUCKETS = (
     "sent",
     "rejected",
@@ -22,9 +24,11 @@ BUCKETS = (
     "already_sent",
     "already_rejected",
     "unknown",
-    "skipped",
+    "not_sent",
 )
 
+#: Every bucket a batch can end in; their counts add up to the batches planned.
+BATCH_BUCKETS = ("sent", "from_ledger", "unknown", "not_sent")
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -38,7 +42,8 @@ class SendReport:
         self.segments_estimated = 0
         self.segments_billed = 0
         self.requests = 0
-        self.batches = Counter({"sent": 0, "from_ledger": 0, "unknown": 0, "skipped": 0})
+        #: every planned batch in exactly one of these (see :mod:`.engine`).
+        self.batches = Counter({b: 0 for b in BATCH_BUCKETS})
         self.credit_before: dict[str, Any] | None = None
         self.credit_after: dict[str, Any] | None = None
         self.max_inline = max_inline
@@ -52,7 +57,7 @@ class SendReport:
     def add(self, bucket: str, index: int, number: str, **detail: Any) -> None:
         """Record one recipient's fate (``detail``: tracker, code, message, segments...)."""
         self.counts[bucket] += 1
-        if bucket == "rejected":
+        if bucket in ("rejected", "already_rejected"):  # codes over the whole send
             self.rejected_by_code[str(detail.get("code"))] += 1
         if self._spool is None:
             fd, _path = tempfile.mkstemp(prefix="isendpro-details-", suffix=".jsonl")

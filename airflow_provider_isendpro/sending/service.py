@@ -18,6 +18,7 @@ from airflow_provider_isendpro.errors import (
     IsendproCreditError,
     IsendproError,
     IsendproRecipientError,
+    IsendproUnknownOutcomeError,
     IsendproValidationError,
 )
 from airflow_provider_isendpro.sending.engine import SendEngine, SendOptions
@@ -40,6 +41,7 @@ class SendPolicy:
 
     on_invalid: Literal["fail", "skip"] = "fail"
     on_rejected: Literal["fail", "warn", "ignore"] = "fail"
+    on_unknown: Literal["fail", "warn"] = "fail"
     dry_run: bool = False
     max_recipients: int | None = None
     max_total_segments: int | None = None
@@ -211,10 +213,18 @@ def run_send(
                 _credit_guard(api, found, policy, report)
             options = SendOptions(**{**options.__dict__, "single_request": found.planned == 1})
             error: IsendproError | None = None
+            book: Ledger | None = None
             try:
-                SendEngine(api, ledger(), options, report).run(spool)
+                book = ledger()  # claims the send (fencing) before reading what earlier tries did
             except IsendproError as exc:
                 error = exc
+            try:
+                SendEngine(api, book, options, report).run(spool, stop=error)
+            except IsendproError as exc:
+                error = exc
+            finally:
+                if book is not None:
+                    book.close("" if error is None else f"{type(error).__name__}: {error.message}")
             if policy.check_credit:
                 try:
                     report.credit_after = api.get_credit().to_dict()
@@ -223,19 +233,60 @@ def run_send(
             big = report.total > policy.max_inline
             location = report.export_details(details_path, details_conn_id) if big else None
             result = report.to_dict(details_location=location, extra={"dry_run": False})
-        if result["input"] != found.input:  # conservation of recipients: a bug, never a user error
-            raise AssertionError(f"accounting lost recipients: {result['input']} accounted of {found.input}")
-        rejected = result["counts"]["rejected"]
-        if error is None and rejected and policy.on_rejected == "fail":
-            error = IsendproRecipientError(
-                f"iSendPro rejected {rejected} of {found.planned} recipients "
-                f"(codes {result['rejected_by_code']}); the others were sent. Use on_rejected='warn' or "
-                "'ignore' to let the task succeed"
-            )
-        elif rejected and policy.on_rejected == "warn":
-            log.warning("iSendPro rejected %d recipients (codes %s)", rejected, result["rejected_by_code"])
+        _check_accounting(result, found)
+        error = _verdict(result, found, policy, error)
         result["error"] = None if error is None else {"type": type(error).__name__, "message": error.message}
     return SendOutcome(result, error)
+
+
+def _check_accounting(result: dict[str, Any], found: Survey) -> None:
+    """Every recipient in exactly one bucket, every batch in exactly one: a bug otherwise, never a user
+    error (checked on every try)."""
+    if result["input"] != found.input:
+        raise AssertionError(f"accounting lost recipients: {result['input']} accounted of {found.input}")
+    if sum(result["batches"].values()) != found.batches:
+        raise AssertionError(
+            f"accounting lost batches: {result['batches']} accounted of {found.batches} planned"
+        )
+
+
+def _verdict(
+    result: dict[str, Any], found: Survey, policy: SendPolicy, error: IsendproError | None
+) -> IsendproError | None:
+    """The task's outcome over the whole send, earlier tries included (the ledger's ``already_*`` and
+    in-doubt recipients count as much as this try's)."""
+    counts = result["counts"]
+    earlier = counts["already_rejected"]
+    rejected = counts["rejected"] + earlier
+    unknown = counts["unknown"]
+    if unknown:
+        where = (
+            f"listed in {result['details_path']}"
+            if result.get("details_path")
+            else "listed in the XCom's 'recipients'"
+        )
+        log.warning(
+            "%d recipients are in doubt (status 'unknown', %s): iSendPro may or may not have sent them, "
+            "and they are not resent (on_unknown=%r; resend_unknown=True resends them on the next try, at "
+            "the risk of texting them twice; the campaign report tells for sure)",
+            unknown, where, policy.on_unknown,
+        )  # fmt: skip
+        if error is None and policy.on_unknown == "fail":
+            error = IsendproUnknownOutcomeError(
+                f"{unknown} of {found.planned} recipients are in doubt (status 'unknown', {where}): "
+                "iSendPro may or may not have texted them; everyone else was handled. Check the campaign "
+                "report, then resend them with resend_unknown=True, or accept it with on_unknown='warn'"
+            )
+    if error is None and rejected and policy.on_rejected == "fail":
+        error = IsendproRecipientError(
+            f"iSendPro rejected {rejected} of {found.planned} recipients "
+            f"(codes {result['rejected_by_code']}"
+            + (f"; {earlier} of them by an earlier try" if earlier else "")
+            + "); the others were sent. Use on_rejected='warn' or 'ignore' to let the task succeed"
+        )
+    elif rejected and policy.on_rejected == "warn":
+        log.warning("iSendPro rejected %d recipients (codes %s)", rejected, result["rejected_by_code"])
+    return error
 
 
 def _credit_guard(api: IsendproClient, found: Survey, policy: SendPolicy, report: SendReport) -> None:

@@ -213,3 +213,27 @@ def test_bulk_example_reads_a_source_file_and_dedupes_across_batches(
     }
     assert sorted(s.tel for s in isendpro_emulator.sent) == ["0612345678", "0612345679"]
     assert xcom_value(run, "summarise")["sent"] == 2
+
+
+def test_bulk_example_puts_its_batch_files_beside_the_configured_ledger(
+    isendpro_emulator: IsendproEmulator,
+    run_example: Callable[..., Any],
+    isendpro_pool: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No work_dir: the files go where [isendpro] ledger_path points, storage every worker must reach
+    anyway (the send refuses a local one under a remote executor), so any worker reads them."""
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", str(tmp_path / "ledger"))
+    # "" is the default of source and work_dir, given explicitly: dag.test() keeps an earlier run's
+    # conf in the session-wide DAG object's params
+    run = run_example(
+        "isendpro_bulk_mapped", run_conf={"source": "", "demo_size": 12, "batch_size": 5, "work_dir": ""}
+    )
+    assert set(task_states(run).values()) == {"success"}
+    batches = xcom_value(run, "prepare_batches")
+    folder = tmp_path / "ledger" / "_bulk"
+    assert [Path(p).parent.parent for p in batches] == [folder] * 3
+    assert [Path(p).name for p in batches] == ["batch-00000.csv", "batch-00001.csv", "batch-00002.csv"]
+    assert sorted(s.tel for s in isendpro_emulator.sent) == [f"06123000{n:02d}" for n in range(12)]
+    assert (tmp_path / "ledger" / "isendpro_bulk_mapped").is_dir()  # the mapped sends' own ledger

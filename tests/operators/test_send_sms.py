@@ -58,7 +58,7 @@ def test_single_recipient_goes_to_sms(
     }
     result = xcom_value(run, "send")
     assert result["counts"] == {"sent": 1, "rejected": 0, "invalid": 0, "duplicate": 0, "already_sent": 0,
-                                "already_rejected": 0, "unknown": 0, "skipped": 0}  # fmt: skip
+                                "already_rejected": 0, "unknown": 0, "not_sent": 0}  # fmt: skip
     assert result["recipients"] == [
         {"index": 0, "number": "0612345678", "status": "sent", "tracker": tracker, "segments": 1}
     ]
@@ -87,7 +87,7 @@ def test_bulk_shared_text_batches_and_reuses_one_text(
     assert all(len(r.body["tracker"]) == len(r.body["num"]) for r in requests)
     result = xcom_value(run, "send")
     assert result["counts"]["sent"] == 5 and result["requests"] == 3
-    assert result["batches"] == {"sent": 3, "from_ledger": 0, "unknown": 0, "skipped": 0}
+    assert result["batches"] == {"sent": 3, "from_ledger": 0, "unknown": 0, "not_sent": 0}
     assert [r["tracker"] for r in result["recipients"]] == [t for r in requests for t in r.body["tracker"]]
 
 
@@ -231,11 +231,21 @@ def _conservation(result: dict[str, Any]) -> None:
     assert sum(result["counts"].values()) == result["input"]
 
 
-def test_timeout_after_batch_k_was_accepted_then_retry_sends_each_recipient_once(
+def _batches_conserved(result: dict[str, Any], planned: int) -> None:
+    assert set(result["batches"]) == {"sent", "from_ledger", "unknown", "not_sent"}
+    assert sum(result["batches"].values()) == planned
+
+
+@pytest.mark.parametrize(("on_unknown", "state", "tries"), [("fail", "failed", 2), ("warn", "success", 1)])
+def test_timeout_after_batch_k_was_accepted_is_in_doubt_and_fails_the_task_by_default(
     isendpro_emulator: IsendproEmulator,
     run_dag: Callable[..., Any],
     ledger: str,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    on_unknown: str,
+    state: str,
+    tries: int,
 ) -> None:
     monkeypatch.setenv(
         "AIRFLOW_CONN_ISENDPRO_DEFAULT", isendpro_emulator.connection_json(extra={"read_timeout": 0.5})
@@ -244,26 +254,56 @@ def test_timeout_after_batch_k_was_accepted_then_retry_sends_each_recipient_once
         "hang_after_accept", path="/smsmulti", after=1
     )  # batch 2 of 4 is accepted, then no answer
     dag = make_dag(
-        "sms_timeout_retry",
-        recipients=MOBILES[:8],
-        text="Alerte",
-        batch_size=2,
-        retries=1,
-        ledger_path=ledger,
-    )
+        f"sms_timeout_{on_unknown}", recipients=MOBILES[:8], text="Alerte", batch_size=2, retries=1,
+        on_unknown=on_unknown, ledger_path=ledger,
+    )  # fmt: skip
     run = run_dag(dag)
-    assert task_states(run) == {"send": "success"}
-    assert try_numbers(run) == {"send": 2}
+    assert task_states(run) == {"send": state}
+    assert try_numbers(run) == {"send": tries}
     tels = [s.tel for s in isendpro_emulator.sent]
     assert sorted(tels) == MOBILES[:8] and len(tels) == len(set(tels))  # everyone exactly once
-    result = xcom_value(run, "send")  # the second try's report
+    assert len(isendpro_emulator.requests_to("/smsmulti")) == 4  # all in try 1: the retry sends nothing
+    result = xcom_value(run, "send", key="send_report" if on_unknown == "fail" else "return_value")
     _conservation(result)
-    assert result["counts"]["already_sent"] == 2  # batch 1, recorded done by try 1
-    assert result["counts"]["unknown"] == 2  # batch 2: accepted by iSendPro, but try 1 never heard back
-    assert result["counts"]["sent"] == 4  # batches 3 and 4
+    _batches_conserved(result, 4)
     unknown = [r["number"] for r in result["recipients"] if r["status"] == "unknown"]
-    assert unknown == MOBILES[2:4]
-    assert len(isendpro_emulator.requests_to("/smsmulti")) == 4  # 2 in try 1, 2 in try 2
+    assert unknown == MOBILES[2:4]  # batch 2: accepted by iSendPro, but try 1 never heard back
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        m.startswith("2 recipients are in doubt (status 'unknown', listed in the XCom") for m in warnings
+    )
+    if on_unknown == "warn":
+        assert result["counts"]["sent"] == 6 and result["counts"]["unknown"] == 2
+        assert result["batches"] == {"sent": 3, "from_ledger": 0, "unknown": 1, "not_sent": 0}
+        assert result["error"] is None
+        return
+    # try 2 read everything from the ledger and still fails: the truth over the whole send
+    assert result["counts"]["already_sent"] == 6 and result["counts"]["unknown"] == 2
+    assert result["counts"]["sent"] == 0 and result["requests"] == 0
+    assert result["batches"] == {"sent": 0, "from_ledger": 3, "unknown": 1, "not_sent": 0}
+    assert result["error"]["type"] == "IsendproUnknownOutcomeError"
+    assert result["error"]["message"].startswith(
+        "2 of 8 recipients are in doubt (status 'unknown', listed in the XCom's 'recipients')"
+    )
+
+
+def test_a_retry_of_a_send_that_failed_on_rejections_still_fails(
+    isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], ledger: str
+) -> None:
+    numbers = ["0612345600", "0600000011", "0612345601"]
+    dag = make_dag("sms_rejected_retry", recipients=numbers, text="Info", retries=1, ledger_path=ledger)
+    run = run_dag(dag)
+    assert task_states(run) == {"send": "failed"}
+    assert try_numbers(run) == {"send": 2}
+    assert sent_pairs(isendpro_emulator) == [("0612345600", "Info"), ("0612345601", "Info")]  # try 1 only
+    result = xcom_value(run, "send", key="send_report")  # try 2's report
+    assert result["counts"]["already_sent"] == 2 and result["counts"]["already_rejected"] == 1
+    assert result["requests"] == 0 and result["rejected_by_code"] == {"11": 1}
+    assert result["error"] == {
+        "type": "IsendproRecipientError",
+        "message": "iSendPro rejected 1 of 3 recipients (codes {'11': 1}; 1 of them by an earlier try); the "
+        "others were sent. Use on_rejected='warn' or 'ignore' to let the task succeed",
+    }
 
 
 class _Crash(BaseException):
@@ -324,13 +364,15 @@ def test_worker_dying_mid_request_leaves_that_batch_in_doubt(
         "sms_crash_in_doubt", recipients=MOBILES[:4], text="Hi", batch_size=2, retries=1, ledger_path=ledger
     )
     run = run_dag(dag)
-    assert task_states(run) == {"send": "success"}
-    assert [s.tel for s in isendpro_emulator.sent] == MOBILES[
-        :4
-    ]  # batch 1 once (try 1), batch 2 once (try 2)
-    result = xcom_value(run, "send")
+    assert task_states(run) == {"send": "failed"}  # batch 1 is in doubt: on_unknown="fail"
+    assert try_numbers(run) == {"send": 2}
+    # batch 1 once (try 1), batch 2 once (try 2)
+    assert [s.tel for s in isendpro_emulator.sent] == MOBILES[:4]
+    result = xcom_value(run, "send", key="send_report")
     _conservation(result)
+    _batches_conserved(result, 2)
     assert result["counts"]["unknown"] == 2 and result["counts"]["sent"] == 2
+    assert result["batches"] == {"sent": 1, "from_ledger": 0, "unknown": 1, "not_sent": 0}
 
 
 def test_resend_unknown_resends_only_the_batch_in_doubt(
@@ -349,9 +391,11 @@ def test_resend_unknown_resends_only_the_batch_in_doubt(
     )  # fmt: skip
     run = run_dag(dag)
     assert task_states(run) == {"send": "success"}
+    assert try_numbers(run) == {"send": 2}  # try 1 sent batches 1 and 3, then failed on batch 2 in doubt
     assert sorted(s.tel for s in isendpro_emulator.sent) == MOBILES[:6]
     result = xcom_value(run, "send")
-    assert result["counts"]["already_sent"] == 2 and result["counts"]["sent"] == 4
+    assert result["counts"]["already_sent"] == 4 and result["counts"]["sent"] == 2
+    assert result["batches"] == {"sent": 1, "from_ledger": 2, "unknown": 0, "not_sent": 0}
 
 
 def test_personalised_template_file_and_xcom_recipients(
@@ -462,3 +506,46 @@ def test_bad_arguments_fail_at_construction(kwargs: dict[str, Any], message: str
     with pytest.raises(IsendproValidationError) as err:
         SendSmsOperator(task_id="t", **kwargs)
     assert str(err.value) == message
+
+
+def test_a_local_ledger_under_a_remote_executor_is_refused_before_any_request(
+    isendpro_emulator: IsendproEmulator,
+    run_dag: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from airflow_provider_isendpro.sending import location
+
+    # dag.test() runs in-process whatever [core] executor says: the executor list is what is read
+    monkeypatch.setattr(location, "configured_executors", lambda: ["CeleryExecutor"])
+    monkeypatch.delenv("AIRFLOW__ISENDPRO__LEDGER_PATH", raising=False)
+    dag = make_dag("sms_local_ledger_celery", recipients=MOBILES[:2], text="Hi")
+    run = run_dag(dag)
+    assert task_states(run) == {"send": "failed"}
+    assert isendpro_emulator.requests == []
+    assert xcom_value(run, "send", key="send_report") is None  # refused before planning a send
+    out, err = capfd.readouterr()
+    logged = out + err
+    assert (
+        "IsendproConfigError: SendSmsOperator refuses to run: its send ledger is on this worker's local"
+        in logged
+    )
+    assert "[core] executor = CeleryExecutor may run a retry on another machine" in logged
+    assert "Point [isendpro] ledger_path at storage every worker reaches" in logged
+
+
+def test_a_declared_shared_ledger_is_accepted_under_a_remote_executor(
+    isendpro_emulator: IsendproEmulator,
+    run_dag: Callable[..., Any],
+    ledger: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_isendpro.sending import location
+
+    monkeypatch.setattr(location, "configured_executors", lambda: ["CeleryExecutor"])
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", ledger)
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_IS_SHARED", "True")
+    run = run_dag(make_dag("sms_shared_ledger_celery", recipients=MOBILES[:2], text="Hi"))
+    assert task_states(run) == {"send": "success"}
+    assert [s.tel for s in isendpro_emulator.sent] == MOBILES[:2]
+    assert sorted(p.name for p in Path(ledger).rglob("*.jsonl")) == ["journal.jsonl", "journal.jsonl"]

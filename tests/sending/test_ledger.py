@@ -44,17 +44,49 @@ def test_only_pending_records_are_fsynced(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(synced) == 3
 
 
-def test_a_torn_last_line_is_ignored_and_forget_is_a_tombstone(tmp_path: Path) -> None:
+def test_a_torn_last_line_is_ignored_and_forget_voids_the_pending_record(tmp_path: Path) -> None:
     store = LocalLedgerStore(tmp_path / "ti")
     ledger = Ledger(store)
     ledger.write(BatchRecord("a", "pending", ["t"]))
     ledger.write(BatchRecord("b", "pending", ["u"]))
-    ledger.forget("b")
+    ledger.forget("b", ["u"])
     with store.path.open("a") as journal:
-        journal.write('{"name": "c.json", "text": "{\\"fingerpr')  # the crash cut this write short
-    again = Ledger(LocalLedgerStore(tmp_path / "ti"))
-    assert again.store.names() == {"a.json"}
-    assert again.get("a") is not None and again.get("b") is None
+        journal.write('{"name": "c.t1.pending.json", "text": "{\\"fingerpr')  # the crash cut this write short
+    again = Ledger(LocalLedgerStore(tmp_path / "ti"), attempt=2)
+    assert again.store.names() == {"a.t1.pending.json", "b.t1.pending.json", "b.t1.void.json"}
+    pending = again.get("a")
+    assert pending is not None and pending.state == "pending"
+    assert again.get("b") is None  # voided: iSendPro carried nothing out, the retry sends it
+    assert again.get("c") is None
+
+
+def test_every_state_is_a_new_record_never_a_rewrite(tmp_path: Path) -> None:
+    store = LocalLedgerStore(tmp_path / "ti")
+    written: list[str] = []
+    real = store.write
+    store.write = lambda name, text, durable=True: (written.append(name), real(name, text, durable=durable))[
+        1
+    ]  # type: ignore[method-assign]
+    first = Ledger(store, attempt=1)
+    first.write(BatchRecord("a", "pending", ["t", "u"]))  # try 1 dies here: "a" is in doubt
+    first.write(BatchRecord("b", "pending", ["v"]))
+    first.write(BatchRecord("b", "unknown", ["v"], reason="read timeout"))
+    second = Ledger(store, attempt=2)
+    in_doubt = second.get("a")
+    assert in_doubt is not None and in_doubt.state == "pending"
+    unknown = second.get("b")
+    assert unknown is not None and (unknown.state, unknown.reason) == ("unknown", "read timeout")
+    second.write(BatchRecord("a", "pending", ["t", "u"]))  # resend_unknown=True
+    second.write(BatchRecord("a", "done", ["t", "u"], outcomes={"t": (0, 1), "u": (11, None)}))
+    assert written == [
+        "a.t1.pending.json", "b.t1.pending.json", "b.t1.unknown.json", "a.t2.pending.json", "a.t2.done.json",
+    ]  # fmt: skip
+    assert len(set(written)) == len(written)
+    third = Ledger(LocalLedgerStore(tmp_path / "ti"), attempt=3)
+    done = third.get("a")
+    assert done is not None and done.state == "done" and done.outcomes == {"t": (0, 1), "u": (11, None)}
+    assert third.lookup("u") == ("done", (11, None))
+    assert third.lookup("v") == ("unknown", None)
 
 
 def test_open_store_keeps_run_ids_readable_and_distinct(tmp_path: Path) -> None:

@@ -1,0 +1,45 @@
+"""DAGs of ``make e2e-celery`` (e2e/run_celery.py): personalised sends that a worker is killed under.
+
+Each DAG sends one personalised SMS to each of its fake French mobiles (06 12 40 00 00 on), with
+retries, through the ledger configured for the workers (``[isendpro] ledger_path``): nothing here names
+a ledger. Sizes are small on purpose: the proof is 0 duplicates and exact accounting, not volume.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_isendpro.operators.sms import SendSmsOperator
+
+
+def rows(count: int) -> list[dict[str, str]]:
+    return [{"number": f"0612{400000 + n:06d}", "name": f"Client {n}"} for n in range(count)]
+
+
+def send_dag(dag_id: str, recipients: int, batch_size: int, **options: Any) -> DAG:
+    with DAG(
+        dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
+        tags=["isendpro", "e2e"],
+    ) as dag:  # fmt: skip
+        SendSmsOperator(
+            task_id="send",
+            recipients=rows(recipients),
+            text="Bonjour {{ recipient.name }}, votre commande est prete.",
+            batch_size=batch_size,
+            **{"retries": 2, "retry_delay": timedelta(seconds=2), **options},
+        )
+    return dag
+
+
+#: A worker lost whole (machine gone): the retry runs on the other worker; in doubt fails by default.
+kill = send_dag("isendpro_celery_kill", 60, 5)
+#: The same with on_unknown="warn": the task succeeds, the in-doubt batch still reported.
+kill_warn = send_dag("isendpro_celery_kill_warn", 60, 5, on_unknown="warn")
+#: The worker lost but its task process still running: the retry must fence it off.
+zombie = send_dag("isendpro_celery_zombie", 120, 3)
+#: No [isendpro] ledger_path under CeleryExecutor: refused before any SMS.
+local_ledger = send_dag("isendpro_celery_local_ledger", 60, 5, retries=0)

@@ -1,0 +1,313 @@
+"""The deployment of ``make e2e-celery`` (e2e/run_celery.py): ``e2e/run.py``'s, with CeleryExecutor.
+
+Redis (Debian's ``redis-server``) as the broker, ``moto_server`` as the S3 store of the send ledger, and
+two Celery workers, each with its own ``AIRFLOW_HOME`` and ``--concurrency 1``, which the scenarios kill
+whole (every process of the worker, found through the process tree: Celery and Airflow retitle their
+processes, which hides their environment) or by process group only (the task process survives).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from run import (
+    ADMIN,
+    AIRFLOW,
+    API_KEY,
+    COMPONENTS,
+    CREDIT,
+    POOL,
+    POSTGRES_SH,
+    VENV_BIN,
+    AirflowApi,
+    CheckFailed,
+    Deployment,
+    Emulator,
+    Processes,
+    alive,
+    free_port,
+    run_tool,
+    say,
+    wait_until,
+)
+
+BUCKET = "isendpro-e2e"
+WORKERS = ("w1", "w2")
+HOST_MODULE = '''
+import os
+import socket
+
+
+def hostname() -> str:
+    """The worker's name first: two workers of one machine stand for two machines."""
+    return f"{os.environ.get('ISENDPRO_E2E_WORKER', 'main')}@{socket.gethostname()}"
+'''
+
+
+class CeleryDeployment(Deployment):
+    """``e2e/run.py``'s deployment, with CeleryExecutor, Redis, an S3 ledger and two workers."""
+
+    def __init__(self, work: Path, dags_folder: Path) -> None:
+        super().__init__(work, dags_folder)
+        self.services = Processes(self.logs)  # redis, moto: not in the runner's assert_alive
+        self.workers = Processes(self.logs)  # killed on purpose: not in the runner's assert_alive
+        self.s3_url = ""
+        self.ledger_root = f"s3://{BUCKET}/ledger"
+        self.pylib = work / "pylib"
+        self.seen: set[int] = set()  # every worker process ever seen: none may be left at the end
+
+    # --- start -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.home.mkdir(parents=True)
+        self.logs.mkdir()
+        self.pylib.mkdir()
+        (self.pylib / "isendpro_e2e_host.py").write_text(HOST_MODULE)
+        redis_port = self._start_services()
+        sql_alchemy_conn = self._start_postgres()
+        base_url = self._start_emulator()
+        self.env = self._environment(base_url, sql_alchemy_conn, redis_port)
+
+        say("== airflow db migrate (PostgreSQL)")
+        started = time.monotonic()
+        run_tool([AIRFLOW, "db", "migrate"], self.env, self.logs / "db-migrate.log", timeout=240)
+        say(f"   done in {time.monotonic() - started:.1f} s")
+        run_tool([AIRFLOW, "pools", "set", *POOL], self.env, self.logs / "pools.log", timeout=60)
+        say(f"   pool {POOL[0]!r} with {POOL[1]} slots")
+
+        say("== scheduler, dag-processor, triggerer, api-server (CeleryExecutor)")
+        for name in COMPONENTS:
+            argv = [AIRFLOW, name]
+            if name == "api-server":
+                argv += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
+            proc = self.processes.start(name, argv, self.env)
+            say(f"   {name}: pid {proc.pid}")
+        self.api = AirflowApi(self.env["AIRFLOW__API__BASE_URL"])
+        started = time.monotonic()
+        wait_until("every component to report healthy", self._healthy, timeout=150, interval=1.0)
+        say(f"   all healthy after {time.monotonic() - started:.1f} s")
+        password_file = self.home / "simple_auth_manager_passwords.json.generated"
+        self.api.login(ADMIN, json.loads(password_file.read_text())[ADMIN])
+
+    def _start_services(self) -> int:
+        """Redis and moto (with the ledger's bucket); returns Redis's port."""
+        say("== Redis (Celery broker)")
+        redis_port = free_port()
+        argv = [
+            "redis-server",
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.services.start("redis", argv, dict(os.environ))
+        wait_until("redis to answer PING", lambda: _redis_ping(redis_port), 30)
+        say(f"   127.0.0.1:{redis_port}")
+
+        say("== moto_server (S3-compatible store for the send ledger)")
+        moto_port = free_port()
+        no_aws = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.services.start(
+            "moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], no_aws
+        )
+        self.s3_url = f"http://127.0.0.1:{moto_port}"
+        wait_until(
+            "moto to create the bucket", lambda: requests.put(f"{self.s3_url}/{BUCKET}", timeout=5).ok, 60
+        )
+        say(f"   {self.s3_url}, bucket {BUCKET}")
+        return redis_port
+
+    def _start_postgres(self) -> str:
+        say("== PostgreSQL (throw-away cluster)")
+        pg_port = free_port()
+        self.postgres_started = True
+        result = subprocess.run(  # noqa: S603 (our script, fixed argv)
+            [str(POSTGRES_SH), "start", str(self.pgdir), str(pg_port)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        if result.returncode:
+            raise CheckFailed(f"PostgreSQL did not start:\n{result.stderr}")
+        say(f"   listening on 127.0.0.1:{pg_port}")
+        return result.stdout.strip().splitlines()[-1]
+
+    def _start_emulator(self) -> str:
+        say("== iSendPro emulator")
+        ready = self.work / "emulator.url"
+        emulator_argv = [sys.executable, "-m", "airflow_provider_isendpro.testing", "--port", "0"]
+        emulator_argv += ["--ready-file", str(ready), "--api-key", API_KEY, "--credit", str(CREDIT)]
+        emulator = self.processes.start("emulator", emulator_argv, dict(os.environ))
+        base_url: str = wait_until(
+            "the emulator",
+            lambda: emulator.poll() is None and ready.exists() and ready.read_text().strip(),
+            30,
+        )
+        self.emulator = Emulator(base_url.removesuffix("/cgi-bin"))
+        say(f"   {base_url}")
+        return base_url
+
+    def _environment(self, base_url: str, sql_alchemy_conn: str, redis_port: int) -> dict[str, str]:
+        """Every component's environment; workers add their own home and the ledger settings."""
+        self.api_port = free_port()
+        api_url = f"http://127.0.0.1:{self.api_port}"
+        # Short timeouts: a request's bound (fencing) is 4 x 1 s connect + 3.5 s backoff + 8 s read.
+        connection = {"conn_type": "isendpro", "host": base_url, "password": API_KEY,
+                      "extra": {"connect_timeout": 1, "read_timeout": 8}}  # fmt: skip
+        # The ledger's only AWS credentials: no AWS_* variable reaches any component.
+        aws = {"conn_type": "aws", "login": "e2e-fake-access-key", "password": "e2e-fake-secret-key",
+               "extra": {"endpoint_url": self.s3_url, "region_name": "us-east-1"}}  # fmt: skip
+        dropped = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(dropped) and k != "AIRFLOW_HOME"}
+        return {
+            **inherited,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(self.pylib),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "isendpro_e2e_host.hostname",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn,
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sql_alchemy_conn,
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__BASE_URL": api_url,
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW_CONN_ISENDPRO_DEFAULT": json.dumps(connection),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
+        }
+
+    # --- workers -----------------------------------------------------------------------------------
+    def worker_home(self, worker: str) -> Path:
+        return self.work / worker
+
+    def start_workers(self, *, s3_ledger: bool) -> None:
+        for worker in WORKERS:
+            self.start_worker(worker, s3_ledger=s3_ledger)
+        for worker in WORKERS:
+            log = self.workers.log(worker)
+            wait_until(
+                f"celery worker {worker} to be ready", lambda log=log: b" ready." in log.read_bytes(), 90
+            )
+        say(f"   workers ready ({'S3 ledger' if s3_ledger else 'no [isendpro] ledger_path'})")
+
+    def start_worker(self, worker: str, *, s3_ledger: bool) -> None:
+        home = self.worker_home(worker)
+        home.mkdir(exist_ok=True)
+        env = {**self.env, "AIRFLOW_HOME": str(home), "ISENDPRO_E2E_WORKER": worker}
+        if s3_ledger:
+            env["AIRFLOW__ISENDPRO__LEDGER_PATH"] = self.ledger_root
+            env["AIRFLOW__ISENDPRO__LEDGER_CONN_ID"] = "aws_default"
+        with contextlib.suppress(FileNotFoundError):
+            self.workers.log(worker).unlink()  # "ready." must come from this start
+        argv = [AIRFLOW, "celery", "worker", "--concurrency", "1", "--celery-hostname", f"{worker}@%h"]
+        argv += ["--skip-serve-logs", "--without-gossip", "--without-mingle"]
+        proc = self.workers.start(worker, argv, env)
+        say(f"   worker {worker}: pid {proc.pid}, AIRFLOW_HOME {home}")
+
+    def tree(self, worker: str) -> list[int]:
+        """The worker's main process and every live descendant (Celery and Airflow retitle their processes,
+        which hides their environment: the process tree is what tells them apart)."""
+        proc = self.workers.procs.get(worker)
+        if proc is None:
+            return []
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(stat.parent.name))
+        found, todo = [], [proc.pid]
+        while todo:
+            pid = todo.pop()
+            if alive(pid):
+                found.append(pid)
+            todo += children.get(pid, [])
+        self.seen.update(found)
+        return found
+
+    def stop_worker(self, worker: str) -> None:
+        snapshot = self.tree(worker)
+        self.workers.stop(worker, grace=20)
+        for pid in snapshot:
+            if alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def kill_machine(self, worker: str) -> list[int]:
+        """SIGKILL to every process of ``worker`` (its task process included): a machine lost."""
+        killed: set[int] = set()
+        for _ in range(5):
+            pids = [p for p in self.tree(worker) if p not in killed]
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            killed.update(pids)
+        self.workers.procs[worker].wait(timeout=10)
+        return sorted(killed)
+
+    def kill_worker_group(self, worker: str) -> list[int]:
+        """SIGKILL to the worker's process group only; returns what survives (its task process, which
+        Airflow runs in a process group of its own)."""
+        snapshot = self.tree(worker)
+        proc = self.workers.procs[worker]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        time.sleep(1.0)  # the group's processes die with it; the task process's own group lives on
+        return [p for p in snapshot if alive(p)]
+
+    # --- stop --------------------------------------------------------------------------------------
+    def stop(self) -> list[int]:
+        say("== stopping workers, redis, moto")
+        for worker in WORKERS:
+            with contextlib.suppress(Exception):
+                self.stop_worker(worker)
+        for name in ("redis", "moto"):
+            with contextlib.suppress(Exception):
+                self.services.stop(name, grace=10)
+        leftovers = super().stop()
+        for pid in sorted(self.seen):
+            if alive(pid):
+                leftovers.append(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        for name in ("redis", "moto"):
+            proc = self.services.procs.get(name)
+            if proc is not None and alive(proc.pid):
+                leftovers.append(proc.pid)
+        return leftovers
+
+
+def _redis_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False

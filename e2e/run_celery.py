@@ -1,0 +1,392 @@
+"""``make e2e-celery``: exactly once on a distributed deployment, with workers killed under a send.
+
+What it starts, all on loopback, all in one temporary directory, stopped by PID however it ends:
+a throw-away PostgreSQL (``e2e/postgres.sh``), Redis (Debian's ``redis-server``) as the Celery broker,
+``moto_server`` as the S3-compatible store of the send ledger, the iSendPro emulator, the scheduler,
+dag-processor, triggerer and API server (CeleryExecutor), and two Celery workers ``w1`` and ``w2``, each
+with its own ``AIRFLOW_HOME`` (two machines; ``hostname_callable`` names each try's worker) and
+``--concurrency 1``. ``[scheduler] task_instance_heartbeat_timeout`` is 30 s (detection every 5 s).
+The ledger is ``[isendpro] ledger_path = s3://…`` with ``ledger_conn_id = aws_default``; the only AWS
+credentials are in that connection (no ``AWS_*`` variable), so the ledger proves it uses them.
+
+Scenarios, in order (the DAGs are ``e2e/celery_dags/isendpro_celery_e2e.py`` and the mapped bulk example):
+
+1. **local ledger** — workers without ``[isendpro] ledger_path``: the send is refused before any SMS and
+   the task log names ``[isendpro] ledger_path``. The workers are then restarted with the S3 ledger.
+2. **worker killed** (twice: ``on_unknown`` default and ``"warn"``) — batch 4's request is accepted by
+   the emulator and held; every process of the worker running the task gets SIGKILL (task process
+   included); the retry runs on the other worker. Each recipient received exactly once, batch 4 reported
+   in doubt (``unknown``), the task failed (default) or succeeded (``"warn"``).
+3. **task process left running** — requests slowed to 1.5 s; SIGKILL to the worker's process group only,
+   so its task process goes on sending without heartbeats while the retry starts on the other worker.
+   0 duplicates; the old try's last ledger claim record says it stopped "superseded by try 2"; the
+   orphan process is gone by the end.
+4. **mapped bulk example** — 200 numbers in 4 mapped tasks through the 2-slot pool, on both workers,
+   batch files beside the S3 ledger: pool cap held, every SMS once.
+
+Prints one line per check and a table (scenario, recipients, SMS received, duplicates, in doubt, final
+state, seconds). Exit status 0 only if every check passed. ``--keep`` keeps the temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from celery_deployment import BUCKET, WORKERS, CeleryDeployment
+from run import (
+    POOL,
+    REPO,
+    CheckFailed,
+    Checks,
+    Outcome,
+    Runner,
+    Scenario,
+    Sms,
+    alive,
+    say,
+    tail,
+    wait_until,
+)
+
+BUDGET = 570.0
+#: Sizes, as in e2e/celery_dags/isendpro_celery_e2e.py.
+RECIPIENTS, BATCH = 60, 5
+ZOMBIE_RECIPIENTS, ZOMBIE_BATCH = 120, 3
+BULK_SIZE, BULK_BATCH = 200, 50
+BULK_NUMBERS = tuple(f"0612{300000 + n:06d}" for n in range(BULK_SIZE))
+
+# ----------------------------------------------------------------------------------------------------
+# Scenarios
+
+
+def expected_sms(count: int) -> tuple[Sms, ...]:
+    return tuple(Sms(f"0612{400000 + n:06d}", f"Bonjour Client {n}, ") for n in range(count))
+
+
+@dataclass
+class Row:
+    label: str
+    recipients: int
+    received: int = 0
+    duplicates: int = 0
+    in_doubt: int | str = "-"
+    state: str = "not run"
+    seconds: float = 0.0
+
+
+class CeleryRunner(Runner):
+    """``e2e/run.py``'s runner, with an action run at each poll of a run (to kill a worker)."""
+
+    deployment: CeleryDeployment
+
+    def __init__(self, deployment: CeleryDeployment, checks: Checks) -> None:
+        super().__init__(deployment, checks)
+        self.action: Any = None
+
+    def _follow(self, outcome: Outcome, gate: Any) -> None:
+        super()._follow(outcome, gate)
+        if self.action is not None:
+            self.action(outcome)
+
+    def send_ti(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return next(t for t in self.api.task_instances(dag_id, run_id) if t["task_id"] == "send")
+
+    def xcom(self, dag_id: str, run_id: str, key: str, task_id: str = "send") -> Any:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        value = self.api.get(path)["value"]
+        return json.loads(value) if isinstance(value, str) else value
+
+    def row(self, label: str, recipients: int, outcome: Outcome, started: float, in_doubt: Any = "-") -> Row:
+        pairs = Counter((s["tel"], s["text"]) for s in outcome.sms)
+        return Row(
+            label, recipients, len(outcome.sms), sum(n - 1 for n in pairs.values()), in_doubt, outcome.state,
+            time.monotonic() - started,
+        )  # fmt: skip
+
+
+def scenario_local_ledger(runner: CeleryRunner, rows: list[Row]) -> None:
+    started = time.monotonic()
+    dag_id = "isendpro_celery_local_ledger"
+    outcome = runner.run(Scenario(
+        "local ledger under CeleryExecutor", dag_id, state="failed", task_states={"send": "failed"}, sms=(),
+        timeout=120,
+    ))  # fmt: skip
+    logs = sorted(runner.deployment.work.glob(f"w*/logs/dag_id={dag_id}/**/*.log"))
+    text = "\n".join(p.read_text(errors="replace") for p in logs)
+    runner.checks.record(
+        "SendSmsOperator refuses to run: its send ledger is on this worker's local disk" in text
+        and "[core] executor = CeleryExecutor" in text
+        and "Point [isendpro] ledger_path at storage every worker reaches" in text,
+        "local ledger: the task log names [isendpro] ledger_path and the executor",
+        f"{len(logs)} task logs; {tail(logs[-1]) if logs else 'none'}",
+    )
+    rows.append(runner.row("local ledger refused", RECIPIENTS, outcome, started))
+
+
+def scenario_machine_lost(runner: CeleryRunner, rows: list[Row], *, warn: bool) -> None:
+    started = time.monotonic()
+    dag_id = "isendpro_celery_kill_warn" if warn else "isendpro_celery_kill"
+    emulator = runner.emulator
+    emulator.arm(fault="hang_after_accept", path="/smsmulti", after=3, delay=60)  # batch 4: held
+    before = emulator.sent_count()
+    seen: dict[str, Any] = {}
+
+    def kill(outcome: Outcome) -> None:
+        if seen or emulator.sent_count() - before < 4 * BATCH:
+            return
+        host = str(runner.send_ti(dag_id, outcome.run_id).get("hostname") or "")
+        worker = host.split("@", maxsplit=1)[0]
+        if worker not in WORKERS:
+            return
+        seen.update(worker=worker, host=host, killed=runner.deployment.kill_machine(worker))
+        emulator._call("POST", "release")
+        say(f"   batch 4 held: SIGKILL to every process of {worker} ({len(seen['killed'])} processes)")
+
+    runner.action = kill
+    label = f"machine lost ({'on_unknown=warn' if warn else 'default'})"
+    try:
+        outcome = runner.run(Scenario(
+            label, dag_id, state="success" if warn else "failed",
+            task_states={"send": "success" if warn else "failed"}, sms=expected_sms(RECIPIENTS), timeout=240,
+        ))  # fmt: skip
+    finally:
+        runner.action = None
+        emulator.clear_faults()
+        if seen:
+            runner.deployment.start_worker(seen["worker"], s3_ledger=True)
+    ti = runner.send_ti(dag_id, outcome.run_id)
+    runner.checks.record(bool(seen), f"{label}: the worker running the task was killed mid-request")
+    # warn: try 2 succeeds; default: try 2 fails on the batch in doubt, and so does try 3 (the truth
+    # over the whole send, not the last try)
+    tries = 2 if warn else 3
+    runner.checks.record(
+        ti["try_number"] == tries and bool(seen) and ti.get("hostname") != seen.get("host"),
+        f"{label}: {tries - 1} retries, on the other worker ({seen.get('host')} -> {ti.get('hostname')})",
+        f"try {ti['try_number']} on {ti.get('hostname')}",
+    )
+    result = runner.xcom(dag_id, outcome.run_id, "return_value" if warn else "send_report")
+    counts = result["counts"]
+    runner.checks.record(
+        counts["unknown"] == BATCH
+        and result["batches"]["unknown"] == 1
+        and sum(counts.values()) == result["input"] == RECIPIENTS
+        and sum(result["batches"].values()) == RECIPIENTS // BATCH,
+        f"{label}: batch 4 in doubt ({BATCH} unknown), every recipient and batch in exactly one bucket",
+        f"counts {counts}, batches {result['batches']}",
+    )
+    if not warn:
+        runner.checks.record(
+            (result.get("error") or {}).get("type") == "IsendproUnknownOutcomeError",
+            f"{label}: failed with IsendproUnknownOutcomeError (on_unknown='fail')",
+            str(result.get("error")),
+        )
+    rows.append(runner.row(label, RECIPIENTS, outcome, started, counts["unknown"]))
+
+
+def scenario_orphan(runner: CeleryRunner, rows: list[Row]) -> None:
+    started = time.monotonic()
+    dag_id = "isendpro_celery_zombie"
+    emulator = runner.emulator
+    emulator.arm(fault="slow", path="/smsmulti", times=None, delay=1.5)
+    before = emulator.sent_count()
+    seen: dict[str, Any] = {}
+
+    def kill(outcome: Outcome) -> None:
+        if seen or emulator.sent_count() - before < 3 * ZOMBIE_BATCH:
+            return
+        host = str(runner.send_ti(dag_id, outcome.run_id).get("hostname") or "")
+        worker = host.split("@", maxsplit=1)[0]
+        if worker not in WORKERS:
+            return
+        seen.update(worker=worker, host=host, survivors=runner.deployment.kill_worker_group(worker))
+        say(f"   SIGKILL to {worker}'s process group; still running: {seen['survivors']}")
+
+    runner.action = kill
+    label = "task process left running"
+    try:
+        outcome = runner.run(Scenario(label, dag_id, sms=expected_sms(ZOMBIE_RECIPIENTS), timeout=300))
+    finally:
+        runner.action = None
+        emulator.clear_faults()
+    survivors = seen.get("survivors") or []
+    runner.checks.record(bool(survivors), f"{label}: the task process outlived its worker", str(seen))
+    with contextlib.suppress(CheckFailed):
+        wait_until("the orphan task process to exit", lambda: not any(alive(p) for p in survivors), 60)
+    runner.checks.record(
+        not any(alive(p) for p in survivors),
+        f"{label}: the orphan task process stopped by itself",
+        f"still alive: {[p for p in survivors if alive(p)]}",
+    )
+    notes = claim_notes(runner.deployment, dag_id)
+    first = notes.get(1, "")
+    runner.checks.record(
+        first.startswith("IsendproSupersededError: superseded by try 2"),
+        f"{label}: try 1's last claim record says it stopped superseded by try 2",
+        f"claim notes: {notes}",
+    )
+    if seen:
+        runner.deployment.start_worker(seen["worker"], s3_ledger=True)
+    result = runner.xcom(dag_id, outcome.run_id, "return_value")
+    counts = result["counts"]
+    runner.checks.record(
+        sum(counts.values()) == result["input"] == ZOMBIE_RECIPIENTS
+        and counts["already_sent"] + counts["sent"] == ZOMBIE_RECIPIENTS,
+        f"{label}: try 2's report: {counts['already_sent']} sent by try 1, {counts['sent']} by try 2",
+        f"counts {counts}",
+    )
+    rows.append(runner.row(label, ZOMBIE_RECIPIENTS, outcome, started, counts["unknown"]))
+
+
+def claim_notes(deployment: CeleryDeployment, dag_id: str) -> dict[int, str]:
+    """The note of each try's last claim record (the ledger's ``_claims`` folder, read from S3)."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3", endpoint_url=deployment.s3_url, region_name="us-east-1",
+        aws_access_key_id="e2e-fake-access-key", aws_secret_access_key="e2e-fake-secret-key",  # noqa: S106
+    )  # fmt: skip
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"ledger/{dag_id}/")
+    latest: dict[int, tuple[int, str]] = {}
+    for item in listing.get("Contents", []):
+        key = item["Key"]
+        if "/_claims/" not in key:
+            continue
+        attempt, seq = (int(part.lstrip("t")) for part in key.rsplit("/", 1)[1].split(".")[:2])
+        if seq >= latest.get(attempt, (-1, ""))[0]:
+            latest[attempt] = (seq, key)
+    notes = {}
+    for attempt, (_, key) in latest.items():
+        record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        notes[attempt] = str(record.get("note", ""))
+    return notes
+
+
+def scenario_bulk(runner: CeleryRunner, rows: list[Row]) -> None:
+    started = time.monotonic()
+    outcome = runner.run(Scenario(
+        "isendpro_bulk_mapped (2 workers)", "isendpro_bulk_mapped",
+        conf={"demo_size": BULK_SIZE, "batch_size": BULK_BATCH},
+        sms=tuple(Sms(tel, "Votre colis est arriv") for tel in BULK_NUMBERS), pool=("isendpro", int(POOL[1])),
+        timeout=240,
+    ))  # fmt: skip
+    hosts = {
+        str(ti.get("hostname") or "").split("@")[0]
+        for ti in outcome.task_instances
+        if ti["task_id"] in ("prepare_batches", "send_batch")
+    }
+    runner.checks.record(hosts == set(WORKERS), f"bulk: its tasks ran on both workers ({sorted(hosts)})")
+    rows.append(runner.row("mapped bulk example", BULK_SIZE, outcome, started))
+
+
+def table(rows: list[Row]) -> None:
+    say("")
+    header = f"{'scenario':<36} {'recipients':>10} {'SMS received':>12} {'duplicates':>10} {'in doubt':>8}  "
+    header += f"{'final state':<11} {'seconds':>7}"
+    say(header)
+    say("-" * len(header))
+    for r in rows:
+        say(
+            f"{r.label:<36} {r.recipients:>10} {r.received:>12} {r.duplicates:>10} {r.in_doubt!s:>8}  "
+            f"{r.state:<11} {r.seconds:>7.0f}"
+        )
+
+
+def exercise(deployment: CeleryDeployment, checks: Checks, rows: list[Row]) -> None:
+    runner = CeleryRunner(deployment, checks)
+    say("== DAGs")
+    runner.wait_for_dags({
+        "isendpro_celery_kill", "isendpro_celery_kill_warn", "isendpro_celery_zombie",
+        "isendpro_celery_local_ledger", "isendpro_bulk_mapped",
+    })  # fmt: skip
+    say("== workers without [isendpro] ledger_path")
+    deployment.start_workers(s3_ledger=False)
+    scenario_local_ledger(runner, rows)
+    for worker in WORKERS:
+        deployment.stop_worker(worker)
+    say("== workers with [isendpro] ledger_path = s3://… and ledger_conn_id = aws_default")
+    deployment.start_workers(s3_ledger=True)
+    scenario_machine_lost(runner, rows, warn=False)
+    scenario_machine_lost(runner, rows, warn=True)
+    scenario_orphan(runner, rows)
+    scenario_bulk(runner, rows)
+    total, accounted = runner.emulator.sent_count(), sum(r.received for r in rows)
+    checks.record(total == accounted, f"no SMS outside the runs ({total} received, {accounted} accounted)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="e2e/run_celery.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--budget", type=float, default=BUDGET, help="give up after this many seconds")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="isendpro-e2e-celery-"))
+    dags = work / "dags"
+    dags.mkdir()
+    shutil.copy(REPO / "e2e" / "celery_dags" / "isendpro_celery_e2e.py", dags)
+    shutil.copy(REPO / "dags_examples" / "example_isendpro_bulk_mapped.py", dags)
+    deployment = CeleryDeployment(work, dags)
+    checks = Checks()
+    rows: list[Row] = []
+
+    def _interrupted(signum: int, frame: FrameType | None) -> None:
+        raise CheckFailed(
+            f"the run went over its {args.budget:g} s budget" if signum == signal.SIGALRM else "interrupted"
+        )
+
+    signal.signal(signal.SIGALRM, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.alarm(int(args.budget))
+    say(f"e2e-celery: working directory {work}")
+    try:
+        deployment.start()
+        exercise(deployment, checks, rows)
+    except (CheckFailed, requests.RequestException) as exc:
+        checks.record(False, "the deployment ran to the end", str(exc))
+    except Exception as exc:  # a bug here: still stop everything and say what happened
+        traceback.print_exc()
+        checks.record(False, "the deployment ran to the end", repr(exc))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        leftovers = deployment.stop()
+        checks.record(not leftovers, "nothing left running after the stop", f"killed {leftovers}")
+
+    table(rows)
+    failed = checks.failed
+    say("")
+    say(
+        f"e2e-celery: {len(checks.results) - len(failed)}/{len(checks.results)} checks passed; "
+        f"total time {time.monotonic() - started:.0f} s"
+    )
+    if failed:
+        say("FAILED: " + "; ".join(failed))
+        say(f"logs kept in {work}")
+    elif args.keep:
+        say(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
