@@ -19,412 +19,35 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import datetime as dt
 import hashlib
-import json
-import re
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
 from airflow_provider_isendpro.errors import IsendproError, IsendproValidationError
+from airflow_provider_isendpro.notifications.event import (
+    AlertEvent,
+    context_exception,
+    describe_event,
+    exception_summary,
+    format_when,
+)
+from airflow_provider_isendpro.notifications.marker import PENDING_GRACE_SECONDS, AlertMarker
+from airflow_provider_isendpro.notifications.text import (
+    MIN_DETAIL_WITH_LINK,
+    AlertPlan,
+    default_alert_text,
+    redact,
+    split_recipients,
+)
 
 if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_isendpro.client import SendResult
-    from airflow_provider_isendpro.sending.ledger import LedgerStore
     from airflow_provider_isendpro.sms import PhoneNumber
-
-#: A ``pending`` marker younger than this means another invocation is sending the same alert right now
-#: (a callback fired twice at once): skip. Older, it was left by an invocation that died mid-send: send
-#: again. One send takes at most the connect + read timeouts (5 + 30 s by default), sends are never
-#: retried after the request left, so two minutes is a generous bound for "still in flight".
-PENDING_GRACE_SECONDS: Final = 120.0
-#: With the default text, the log link is kept only if at least this many characters of the error
-#: message survive next to it: on a phone, the reason matters more than the link.
-MIN_DETAIL_WITH_LINK: Final = 40
-_VERSION: Final = 1
-# ANSI terminal sequences (colours, cursor moves) that tools print into exception messages.
-_ANSI_ESCAPE: Final = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
-_TASK_VERBS: Final = {
-    "failed": "failed",
-    "up_for_retry": "failed, will retry",
-    "success": "succeeded",
-    "skipped": "was skipped",
-    "upstream_failed": "upstream failed",
-}
-_DAG_VERBS: Final = {
-    "task_failure": "failed",
-    "timed_out": "timed out",
-    "all_tasks_deadlocked": "failed (tasks deadlocked)",
-    "success": "succeeded",
-    "failed": "failed",
-}
-
-
-def _now() -> float:
-    """Wall-clock seconds for marker ages (a module function so that tests can freeze time)."""
-    return time.time()
-
-
-def _get(obj: Any, name: str) -> Any:
-    """Attribute or key: contexts hold objects (task callbacks) or plain JSON dicts (deadline alerts)."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(name)
-    try:
-        return getattr(obj, name, None)
-    except Exception:  # a lazy attribute that needs the API server (e.g. outside a task)
-        return None
-
-
-def _state_name(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
-
-
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
-def format_when(value: Any) -> str:
-    """``2026-01-01 03:00 UTC``: short, unambiguous, GSM-7. Naive datetimes are taken as UTC."""
-    when = _as_datetime(value)
-    if when is None:
-        return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(_ANSI_ESCAPE.sub("", text).split())
-
-
-def exception_summary(exception: Any) -> str:
-    """``ValueError: bad row 42`` on one line (whitespace collapsed, ANSI colours removed), or ``""``."""
-    if exception is None or exception == "":
-        return ""
-    if isinstance(exception, BaseException):
-        message = _one_line(str(exception))
-        name = type(exception).__name__
-        return f"{name}: {message}" if message else name
-    return _one_line(str(exception))
-
-
-def _run_url(dag_id: str, run_id: str) -> str:
-    from airflow_provider_isendpro._compat import conf
-
-    base = str(conf.get("api", "base_url", fallback="http://localhost:8080/"))
-    return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    """What the callback is about, read from whatever context Airflow passed.
-
-    ``level`` is ``"task"`` (task callbacks: the context has a ``ti`` and no ``reason``), ``"dag"``
-    (DAG callbacks: ``reason`` set by the scheduler, or no ``ti`` at all) or ``"deadline"`` (Deadline
-    Alerts: ``deadline`` set). ``state`` is the task instance state for tasks (``failed``,
-    ``up_for_retry``, ``success``...) and the scheduler's reason for DAG runs (``task_failure``,
-    ``timed_out``, ``success``...).
-    """
-
-    level: str
-    dag_id: str
-    run_id: str | None = None
-    task_id: str | None = None
-    map_index: int = -1
-    try_number: int | None = None
-    max_tries: int | None = None
-    state: str | None = None
-    detail: str = ""
-    when: str = ""
-    url: str | None = None
-    deadline_id: str | None = None
-
-    @property
-    def will_retry(self) -> bool:
-        """Whether this is a task failure that Airflow will retry (so not the final one)."""
-        if self.level != "task":
-            return False
-        if self.state == "up_for_retry":
-            return True
-        if self.state in ("failed", "success", "skipped", "upstream_failed"):
-            return False
-        return bool(self.try_number and self.max_tries and self.try_number <= self.max_tries)
-
-    def headline(self) -> str:
-        """The part of the default text that is never shortened away (unless ids are huge)."""
-        at = f" at {self.when}" if self.when else ""
-        if self.level == "task":
-            where = f"{self.dag_id}.{self.task_id}" + (f"[{self.map_index}]" if self.map_index >= 0 else "")
-            verb = _TASK_VERBS.get(self.state or "", f"is {self.state}" if self.state else "failed")
-            tries = ""
-            if self.try_number:
-                total = f"/{self.max_tries + 1}" if self.max_tries is not None and self.max_tries >= 0 else ""
-                tries = f" (try {self.try_number}{total})"
-            return f"[Airflow] {where} {verb}{tries}{at}"
-        if self.level == "deadline":
-            return f"[Airflow] DAG {self.dag_id} missed its deadline{at}"
-        verb = _DAG_VERBS.get(self.state or "", f"is {self.state}" if self.state else "run finished")
-        return f"[Airflow] DAG {self.dag_id} {verb}{at}"
-
-    @property
-    def outcome(self) -> str | None:
-        """What the alert is about, for de-duplication: ``success``/``skipped``/``failure`` for a task
-        try, the scheduler's reason for a DAG run, ``missed`` for a deadline.
-
-        Every other task state counts as ``failure``: a failure callback fired twice for one try may
-        see ``failed`` in the worker, ``running`` in the DAG processor (heartbeat timeout) or
-        ``up_for_retry`` (the failure/retry mix-up of AIRFLOW-NOTES §9), and must still text once.
-        """
-        if self.level != "task":
-            return self.state
-        return self.state if self.state in ("success", "skipped") else "failure"
-
-    def dedupe_key(self, recipients: Sequence[str]) -> str | None:
-        """Identity of this alert: same event, same recipients -> same key. None when there is no run.
-
-        A task alert is one per (task instance, try, outcome): a retried task alerts again for the next
-        try, but one try never texts twice.
-        """
-        if self.run_id is None:
-            return None
-        parts = [
-            _VERSION, self.level, self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number,
-            self.outcome, self.deadline_id, sorted(recipients),
-        ]  # fmt: skip
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
-
-
-def describe_event(context: Any) -> AlertEvent:
-    """Read an :class:`AlertEvent` from a task, DAG or deadline callback context (never raises)."""
-    dag_run = context.get("dag_run")
-    if "deadline" in context:
-        deadline = context.get("deadline") or {}
-        dag_id = str(_get(dag_run, "dag_id") or "?")
-        run_id = _get(dag_run, "dag_run_id") or _get(dag_run, "run_id")
-        return AlertEvent(
-            level="deadline",
-            dag_id=dag_id,
-            run_id=None if run_id is None else str(run_id),
-            state="missed",
-            detail=f"run {run_id}" if run_id else "",
-            when=format_when(_get(deadline, "deadline_time")),
-            url=_run_url(dag_id, str(run_id)) if run_id else None,
-            deadline_id=None if _get(deadline, "id") is None else str(_get(deadline, "id")),
-        )
-    ti = context.get("ti") or context.get("task_instance")
-    dag = context.get("dag")
-    dag_id = str(_get(ti, "dag_id") or _get(dag, "dag_id") or _get(dag_run, "dag_id") or "?")
-    run_id = context.get("run_id") or _get(ti, "run_id") or _get(dag_run, "run_id")
-    when = format_when(
-        context.get("logical_date") or _get(dag_run, "logical_date") or _get(dag_run, "run_after")
-    )
-    if ti is not None and "reason" not in context:
-        map_index = _get(ti, "map_index")
-        try_number = _get(ti, "try_number")
-        max_tries = _get(ti, "max_tries")
-        url: str | None
-        try:
-            url = str(ti.log_url)
-        except Exception:  # the property reads the Airflow config; a broken one must not cost the alert
-            url = None
-        return AlertEvent(
-            level="task",
-            dag_id=dag_id,
-            run_id=None if run_id is None else str(run_id),
-            task_id=str(_get(ti, "task_id")),
-            map_index=map_index if isinstance(map_index, int) else -1,
-            try_number=try_number if isinstance(try_number, int) else None,
-            max_tries=max_tries if isinstance(max_tries, int) else None,
-            state=_state_name(_get(ti, "state")),
-            detail=exception_summary(context.get("exception")),
-            when=when,
-            url=url,
-        )
-    reason = context.get("reason") or _state_name(_get(dag_run, "state"))
-    detail = ""
-    if reason == "task_failure" and ti is not None:
-        detail = f"task {_get(ti, 'task_id')} failed"
-    elif context.get("exception") is not None:
-        detail = exception_summary(context.get("exception"))
-    return AlertEvent(
-        level="dag",
-        dag_id=dag_id,
-        run_id=None if run_id is None else str(run_id),
-        state=None if reason is None else str(reason),
-        detail=detail,
-        when=when,
-        url=_run_url(dag_id, str(run_id)) if run_id else None,
-    )
-
-
-def default_alert_text(
-    event: AlertEvent,
-    *,
-    max_segments: int = 1,
-    stop_suffix: bool = False,
-    gsm_only: bool = True,
-    include_link: bool = True,
-) -> str:
-    """The default message: ``[Airflow] <dag>.<task> failed (try n/N) at <time>: <error> <link>``.
-
-    The headline is kept whole, the error summary is shortened to fit, and the link (task log for task
-    callbacks, the run for DAG callbacks and deadlines) is kept only if it fits whole next to at least
-    :data:`MIN_DETAIL_WITH_LINK` characters of the error.
-    """
-    from airflow_provider_isendpro.sms.fit import ELLIPSIS, fit_message, make_sendable
-
-    head = make_sendable(_redact(event.headline()), gsm_only=gsm_only)
-    detail = make_sendable(_redact(event.detail), gsm_only=gsm_only)
-    body = f"{head}: {detail}" if detail else head
-    if include_link and event.url:
-        link = " " + make_sendable(event.url, gsm_only=True)
-        try:
-            candidate = fit_message(body, max_segments=max_segments, stop_suffix=stop_suffix, suffix=link)
-        except IsendproValidationError:  # the link alone does not fit
-            candidate = ""
-        if candidate == body + link:
-            return candidate
-        kept = candidate[: -len(ELLIPSIS + link)] if candidate else ""
-        if len(kept) >= len(head) + 2 + min(len(detail), MIN_DETAIL_WITH_LINK):
-            return candidate
-    return fit_message(body, max_segments=max_segments, stop_suffix=stop_suffix)
-
-
-def _redact(text: str) -> str:
-    """Replace every secret Airflow knows (connection passwords...) by ``***``: SMS leave the company."""
-    from airflow.sdk.log import redact
-
-    return str(redact(text))
-
-
-def split_recipients(value: Any) -> list[str]:
-    """``"06 12 34 56 78, +33 6 98 76 54 32"`` or a list -> one string per number (spaces kept)."""
-    items = [value] if isinstance(value, str) else list(value or [])
-    out: list[str] = []
-    for item in items:
-        for part in str(item).replace(";", ",").split(","):
-            # strip() also undoes a list rendered to a string ("['06 12 34 56 78', ...]")
-            number = part.strip(" \t\n[]'\"")
-            if number:
-                out.append(number)
-    return out
-
-
-@dataclass(frozen=True)
-class AlertPlan:
-    """One ready-to-send alert: normalised numbers, final text, one tracker per number."""
-
-    numbers: list[PhoneNumber]
-    text: str
-    sender: str | None
-    trackers: list[str]
-    key: str | None
-
-    @property
-    def masked(self) -> str:
-        from airflow_provider_isendpro.sms import mask_number
-
-        return ", ".join(mask_number(n.wire) for n in self.numbers)
-
-
-class AlertMarker:
-    """De-duplication of one alert across callback invocations, in the send ledger's storage.
-
-    A marker named by a hash of (DAG, run, task, map index, try, outcome or DAG reason, recipients; see
-    :meth:`AlertEvent.dedupe_key`) lives under ``<ledger_path>/_notifier/<dag>/<run>/``. The protocol
-    is *at least once unless a successful send is recorded*:
-
-    1. ``claim()`` reads the marker. ``sent`` -> skip: an earlier invocation delivered it. ``pending``
-       younger than :data:`PENDING_GRACE_SECONDS` -> skip: another invocation is sending it right now
-       (a callback fired twice at once). Anything else (no marker, ``failed``, ``unknown``, or a stale
-       ``pending`` left by an invocation that died mid-send) -> write ``pending`` and send.
-    2. ``settle()`` records ``sent``, ``failed`` (nothing went out: a later invocation may try again) or
-       ``unknown`` (the request left but no answer came back; a later invocation sends again).
-
-    Why ``pending`` is written *before* the send: written only after, two invocations a few seconds
-    apart would both send. Why a stale ``pending`` does not block: written before and trusted forever,
-    a worker killed between the write and the request would mean no alert at all, the worst outcome for
-    on-call. The accepted cost is a possible duplicate after a crash mid-send or an ``unknown`` outcome.
-    A marker that cannot be read or written never stops the alert: it is logged and the alert is sent.
-    """
-
-    def __init__(self, store: LedgerStore, key: str, log: Any) -> None:
-        self.store = store
-        self.name = f"{key}.json"
-        self.log = log
-
-    def claim(self, plan: AlertPlan) -> bool:
-        """True: go ahead and send (``pending`` has been written); False: skip."""
-        record: dict[str, Any] | None = None
-        try:
-            if self.name in self.store.names():
-                record = json.loads(self.store.read(self.name))
-        except Exception as exc:
-            self.log.warning(
-                "iSendPro alert: cannot read the de-duplication marker in %s (%s); sending anyway",
-                self.store.describe(), type(exc).__name__,
-            )  # fmt: skip
-        if record is not None:
-            state = record.get("state")
-            age = _now() - float(record.get("written_at") or 0)
-            if state == "sent":
-                self.log.info(
-                    "iSendPro alert already sent to %s by an earlier invocation of this callback; "
-                    "not sending it again", plan.masked,
-                )  # fmt: skip
-                return False
-            if state == "pending" and age < PENDING_GRACE_SECONDS:
-                self.log.warning(
-                    "iSendPro alert to %s is being sent by another invocation of this callback "
-                    "(started %.0f s ago); not sending it twice", plan.masked, max(age, 0.0),
-                )  # fmt: skip
-                return False
-            if state == "pending":
-                self.log.warning(
-                    "iSendPro alert to %s: an earlier invocation stopped while sending it %.0f s ago; "
-                    "sending again (it may arrive twice)", plan.masked, age,
-                )  # fmt: skip
-        self._write("pending", plan, "")
-        return True
-
-    def settle(self, state: str, plan: AlertPlan, detail: str) -> None:
-        self._write(state, plan, detail)
-
-    def _write(self, state: str, plan: AlertPlan, detail: str) -> None:
-        record = {
-            "version": _VERSION,
-            "state": state,
-            "written_at": _now(),
-            "recipients": plan.masked,
-            "trackers": plan.trackers,
-            "detail": detail,
-        }
-        try:
-            self.store.write(self.name, json.dumps(record, separators=(",", ":")))
-        except Exception as exc:
-            self.log.warning(
-                "iSendPro alert: cannot write the de-duplication marker in %s (%s); a repeated callback "
-                "may send this alert again", self.store.describe(), type(exc).__name__,
-            )  # fmt: skip
 
 
 class _Aborted(Exception):
@@ -561,7 +184,7 @@ class IsendproNotifier(BaseNotifier):
     def _rendered(self, context: Context) -> tuple[IsendproNotifier, dict[str, Any]]:
         """A rendered copy and the context it saw; ``self`` stays a template (the DAG processor reuses it)."""
         ctx: dict[str, Any] = dict(context)  # Airflow's dict is passed on to other callbacks: untouched
-        ctx.setdefault("exception_summary", exception_summary(ctx.get("exception")))
+        ctx.setdefault("exception_summary", exception_summary(context_exception(ctx)))
         _add_accessors(ctx)
         rendered = copy.copy(self)
         env = self._template_env(ctx.get("dag"))
@@ -573,14 +196,14 @@ class IsendproNotifier(BaseNotifier):
                 if field == "text":
                     self.log.error(
                         "iSendPro alert: the text template failed to render (%s); sending the default "
-                        "alert text instead", _redact(summary),
+                        "alert text instead", redact(summary),
                     )  # fmt: skip
                     rendered.text = None
                 else:
                     self.log.error(
                         "iSendPro alert NOT sent: template field %r failed to render (%s)",
                         field,
-                        _redact(summary),
+                        redact(summary),
                     )
                     raise _Aborted from None
         return rendered, ctx
@@ -636,7 +259,7 @@ class IsendproNotifier(BaseNotifier):
                 include_link=self.include_link,
             )
         else:
-            text = make_sendable(_redact(str(self.text)), gsm_only=gsm_only)
+            text = make_sendable(redact(str(self.text)), gsm_only=gsm_only)
             text = fit_message(text, max_segments=self.max_segments, stop_suffix=stop_suffix)
         key = event.dedupe_key([n.wire for n in numbers]) if self.dedupe else None
         label = key or hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -787,7 +410,7 @@ class IsendproNotifier(BaseNotifier):
         else:
             self.log.error(
                 "iSendPro alert NOT sent via connection %r: unexpected %s: %s. The task's own state is "
-                "unaffected", conn_id, type(exc).__name__, _redact(str(exc)),
+                "unaffected", conn_id, type(exc).__name__, redact(str(exc)),
             )  # fmt: skip
 
 
@@ -826,6 +449,7 @@ async def _async_default_sender(conn_id: str) -> str | None:
 send_isendpro_notification = IsendproNotifier
 
 __all__ = [
+    "MIN_DETAIL_WITH_LINK",
     "PENDING_GRACE_SECONDS",
     "AlertEvent",
     "AlertMarker",
@@ -833,5 +457,7 @@ __all__ = [
     "default_alert_text",
     "describe_event",
     "exception_summary",
+    "format_when",
     "send_isendpro_notification",
+    "split_recipients",
 ]

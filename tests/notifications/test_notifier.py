@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from airflow_provider_isendpro.notifications import sms as notifier_module
+from airflow_provider_isendpro.notifications import marker as marker_module
 from airflow_provider_isendpro.notifications.sms import (
     PENDING_GRACE_SECONDS,
     IsendproNotifier,
@@ -510,7 +510,7 @@ def write_marker(
 def test_pending_marker_of_an_invocation_in_flight_is_respected(
     isendpro_emulator: IsendproEmulator, ledger: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(notifier_module, "_now", lambda: 10_000.0)
+    monkeypatch.setattr(marker_module, "_now", lambda: 10_000.0)
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
     write_marker(ledger, notifier, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS + 1)
     with structlog.testing.capture_logs() as logs:
@@ -525,7 +525,7 @@ def test_pending_marker_of_an_invocation_in_flight_is_respected(
 def test_stale_pending_marker_is_sent_again(
     isendpro_emulator: IsendproEmulator, ledger: str, monkeypatch: pytest.MonkeyPatch, markers: Any
 ) -> None:
-    monkeypatch.setattr(notifier_module, "_now", lambda: 10_000.0)
+    monkeypatch.setattr(marker_module, "_now", lambda: 10_000.0)
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
     write_marker(ledger, notifier, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS)
     with structlog.testing.capture_logs() as logs:
