@@ -142,6 +142,18 @@ class AlertEvent:
             return False
         return bool(self.try_number and self.max_tries and self.try_number <= self.max_tries)
 
+    @property
+    def label(self) -> str:
+        """Short name for the held-back summary: ``etl.load`` (failures), ``etl.load success``,
+        ``DAG etl``, ``DAG etl timed_out``, ``DAG etl deadline``. Map indexes are kept apart."""
+        if self.level == "task":
+            outcome = self.outcome
+            return f"{self.dag_id}.{self.task_id}" + ("" if outcome == "failure" else f" {outcome}")
+        if self.level == "deadline":
+            return f"DAG {self.dag_id} deadline"
+        failed = self.state in (None, "task_failure", "failed")
+        return f"DAG {self.dag_id}" + ("" if failed else f" {self.state}")
+
     def headline(self) -> str:
         """The part of the default text that is never shortened away (unless ids are huge)."""
         at = f" at {self.when}" if self.when else ""

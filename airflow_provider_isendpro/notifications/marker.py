@@ -30,11 +30,13 @@ class AlertMarker:
     :meth:`AlertEvent.dedupe_key`) lives under ``<ledger_path>/_notifier/<dag>/<run>/``. The protocol
     is *at least once unless a successful send is recorded*:
 
-    1. ``claim()`` reads the marker. ``sent`` -> skip: an earlier invocation delivered it. ``pending``
+    1. ``claim()`` reads the marker. ``sent`` or ``held`` -> skip: an earlier invocation delivered it (or the
+       throttle held it back and recorded it). ``pending``
        younger than :data:`PENDING_GRACE_SECONDS` -> skip: another invocation is sending it right now
        (a callback fired twice at once). Anything else (no marker, ``failed``, ``unknown``, or a stale
        ``pending`` left by an invocation that died mid-send) -> write ``pending`` and send.
-    2. ``settle()`` records ``sent``, ``failed`` (nothing went out: a later invocation may try again) or
+    2. ``settle()`` records ``sent``, ``held``, ``failed`` (nothing went out: a later invocation may try
+       again) or
        ``unknown`` (the request left but no answer came back; a later invocation sends again).
 
     Why ``pending`` is written *before* the send: written only after, two invocations a few seconds
@@ -67,6 +69,12 @@ class AlertMarker:
                 self.log.info(
                     "iSendPro alert already sent to %s by an earlier invocation of this callback; "
                     "not sending it again", plan.masked,
+                )  # fmt: skip
+                return False
+            if state == "held":
+                self.log.info(
+                    "iSendPro alert to %s already held back by the throttle (and recorded) by an earlier "
+                    "invocation of this callback; not recording it again", plan.masked,
                 )  # fmt: skip
                 return False
             if state == "pending" and age < PENDING_GRACE_SECONDS:

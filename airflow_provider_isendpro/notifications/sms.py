@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,15 @@ from airflow_provider_isendpro.notifications.text import (
     default_alert_text,
     redact,
     split_recipients,
+    with_summary,
+)
+from airflow_provider_isendpro.notifications.throttle import (
+    DEFAULT_THROTTLE,
+    Admission,
+    ThrottleGate,
+    check_scope,
+    parse_throttle,
+    summary_forms,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +57,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_isendpro.client import SendResult
+    from airflow_provider_isendpro.sending.location import LedgerLocation
     from airflow_provider_isendpro.sms import PhoneNumber
 
 
@@ -80,9 +91,21 @@ class IsendproNotifier(BaseNotifier):
     :param dedupe: send each alert at most once per event even if the callback fires twice (see
         :class:`AlertMarker`); needs ``ledger_path`` storage that every worker and the DAG processor reach.
     :param include_link: with the default text, add the task log (or DAG run) link when it fits.
-    :param ledger_path: where de-duplication markers live (default ``[isendpro] ledger_path``, else
-        ``$AIRFLOW_HOME/isendpro/ledger``), under ``_notifier/``.
-    :param ledger_conn_id: Airflow connection for an object-storage ``ledger_path``.
+    :param throttle: at most one SMS per recipient per window of this length (``"10m"``, ``"90s"``,
+        ``"1h"``, a ``timedelta``; ``None`` sends every alert). Alerts inside an open window are held
+        back: recorded in the ledger, logged at WARNING, and listed by the first alert sent after the
+        window (``(+37 more since 03:02: etl.load[0-35], etl.report)``) or by
+        :class:`~airflow_provider_isendpro.operators.alert_digest.IsendproAlertDigestOperator`.
+        Task, DAG-level and Deadline Alert paths all obey it. Default ``"10m"``. See
+        :mod:`~airflow_provider_isendpro.notifications.throttle`.
+    :param throttle_scope: ``"dag"`` (default: per DAG and recipient), ``"global"`` (per recipient, for
+        every notifier using the same ledger) or a custom key shared by the notifiers that name it.
+    :param ledger_path: where de-duplication markers and throttle windows live (default ``[isendpro]
+        ledger_path``, else ``$AIRFLOW_HOME/isendpro/ledger``), under ``_notifier/``. Under a remote
+        executor (Celery, Kubernetes...) a local-disk ledger is refused: the alert is not sent and the
+        error, naming ``[isendpro] ledger_path``, is logged (or pass ``dedupe=False, throttle=None``).
+    :param ledger_conn_id: Airflow connection for an object-storage ``ledger_path`` (default
+        ``[isendpro] ledger_conn_id``).
     """
 
     template_fields: Sequence[str] = ("to", "text", "sender", "isendpro_conn_id")
@@ -103,6 +126,8 @@ class IsendproNotifier(BaseNotifier):
         include_link: bool = True,
         ledger_path: str | None = None,
         ledger_conn_id: str | None = None,
+        throttle: str | dt.timedelta | float | None = DEFAULT_THROTTLE,
+        throttle_scope: str = "dag",
         **kwargs: Any,
     ) -> None:
         from airflow_provider_isendpro.sms import ISENDPRO_MAX_SEGMENTS
@@ -132,6 +157,9 @@ class IsendproNotifier(BaseNotifier):
         self.include_link = include_link
         self.ledger_path = ledger_path
         self.ledger_conn_id = ledger_conn_id
+        self.throttle = throttle
+        self.throttle_seconds = parse_throttle(throttle)
+        self.throttle_scope = check_scope(throttle_scope)
         super().__init__(**kwargs)
 
     # -- entry points -----------------------------------------------------------------------------------
@@ -243,28 +271,34 @@ class IsendproNotifier(BaseNotifier):
             )
             return None
 
-    def _plan(self, ctx: dict[str, Any], event: AlertEvent, default_sender: str | None) -> AlertPlan:
-        from airflow_provider_isendpro.sms.fit import fit_message, make_sendable
-
+    def _plan(self, event: AlertEvent, default_sender: str | None) -> AlertPlan:
+        """The alert to every number, without any held-back summary (what de-duplication tracks)."""
         numbers = self._numbers()
         sender = self._sender(default_sender)
-        stop_suffix = sender is not None and not self.nostop
-        gsm_only = any(n.gsm_only for n in numbers)
-        if self.text is None or not str(self.text).strip():
-            text = default_alert_text(
-                event,
-                max_segments=self.max_segments,
-                stop_suffix=stop_suffix,
-                gsm_only=gsm_only,
-                include_link=self.include_link,
-            )
-        else:
-            text = make_sendable(redact(str(self.text)), gsm_only=gsm_only)
-            text = fit_message(text, max_segments=self.max_segments, stop_suffix=stop_suffix)
         key = event.dedupe_key([n.wire for n in numbers]) if self.dedupe else None
+        text = self._text(event, numbers, sender, ())
         label = key or hashlib.sha256(text.encode()).hexdigest()[:32]
         trackers = [f"alert{label[:24]}{i:02d}" for i in range(len(numbers))]
         return AlertPlan(numbers=numbers, text=text, sender=sender, trackers=trackers, key=key)
+
+    def _text(
+        self, event: AlertEvent, numbers: list[PhoneNumber], sender: str | None, held: Sequence[str]
+    ) -> str:
+        from airflow_provider_isendpro.sms.fit import fit_message, make_sendable
+
+        stop_suffix = sender is not None and not self.nostop
+        gsm_only = any(n.gsm_only for n in numbers)
+        segments = self.max_segments
+        if self.text is None or not str(self.text).strip():
+            return default_alert_text(
+                event, max_segments=segments, stop_suffix=stop_suffix, gsm_only=gsm_only,
+                include_link=self.include_link, held=held,
+            )  # fmt: skip
+        text = make_sendable(redact(str(self.text)), gsm_only=gsm_only)
+        if held:
+            keep = min(len(text), MIN_DETAIL_WITH_LINK)
+            return with_summary(text, held, keep=keep, max_segments=segments, stop_suffix=stop_suffix)
+        return fit_message(text, max_segments=segments, stop_suffix=stop_suffix)
 
     def _should_skip(self, event: AlertEvent) -> bool:
         if self.only_on_final_failure and event.will_retry:
@@ -275,17 +309,64 @@ class IsendproNotifier(BaseNotifier):
             return True
         return False
 
-    def _marker(self, event: AlertEvent, plan: AlertPlan) -> AlertMarker | None:
-        if plan.key is None:
+    def _location(self) -> LedgerLocation | None:
+        """Where markers and throttle windows live; None when neither is on. Refuses a local-disk
+        ledger under a remote executor (:class:`IsendproConfigError`, logged at ERROR: nothing sent)."""
+        if not self.dedupe and self.throttle_seconds is None:
+            return None
+        from airflow_provider_isendpro.sending.location import require_shared_ledger, resolve_ledger
+
+        location = resolve_ledger(self.ledger_path, self.ledger_conn_id)
+        require_shared_ledger(location, "IsendproNotifier (de-duplication and throttle)")
+        return location
+
+    def _marker(
+        self, location: LedgerLocation | None, event: AlertEvent, plan: AlertPlan
+    ) -> AlertMarker | None:
+        if plan.key is None or location is None:
             if self.dedupe:
                 self.log.debug("iSendPro alert: no run id in the callback context, de-duplication off")
             return None
-        from airflow_provider_isendpro.operators.sms import default_ledger_root
         from airflow_provider_isendpro.sending.ledger import open_store
 
-        root = str(self.ledger_path or default_ledger_root()).rstrip("/")
-        store = open_store(f"{root}/_notifier", [event.dag_id, str(event.run_id)], self.ledger_conn_id)
+        store = open_store(
+            location.child("_notifier").root, [event.dag_id, str(event.run_id)], location.conn_id
+        )
         return AlertMarker(store, plan.key, self.log)
+
+    def _gate(self, location: LedgerLocation | None, event: AlertEvent) -> ThrottleGate | None:
+        if location is None or self.throttle_seconds is None:
+            return None
+        return ThrottleGate(location, self.throttle_scope, event.dag_id, self.throttle_seconds, self.log)
+
+    def _groups(
+        self, gate: ThrottleGate | None, event: AlertEvent, plan: AlertPlan
+    ) -> list[tuple[AlertPlan, list[Admission]]]:
+        """The sends this alert makes: one per distinct held-back summary among the numbers the
+        throttle lets through (usually one; none when every number is held)."""
+        if gate is None:
+            return [(plan, [])]
+        admissions = gate.admit(plan, event)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, admission in enumerate(admissions):
+            if admission.send:
+                groups.setdefault(tuple(summary_forms(admission.held)), []).append(i)
+        sends = []
+        for forms, indexes in groups.items():
+            numbers = [plan.numbers[i] for i in indexes]
+            sends.append(
+                (
+                    AlertPlan(
+                        numbers=numbers,
+                        text=self._text(event, numbers, plan.sender, forms) if forms else plan.text,
+                        sender=plan.sender,
+                        trackers=[plan.trackers[i] for i in indexes],
+                        key=plan.key,
+                    ),
+                    [admissions[i] for i in indexes],
+                )
+            )
+        return sends
 
     # -- sending ----------------------------------------------------------------------------------------
 
@@ -295,28 +376,37 @@ class IsendproNotifier(BaseNotifier):
         if rendered._should_skip(event):
             return
         try:
-            rendered._deliver_sync(ctx, event)
+            rendered._deliver_sync(event)
         except _Aborted:
             return
         except Exception as exc:
             rendered._log_failure(exc)
 
-    def _deliver_sync(self, ctx: dict[str, Any], event: AlertEvent) -> None:
+    def _deliver_sync(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
+        location = self._location()
         hook = IsendproHook(str(self.isendpro_conn_id))
         try:
             default_sender = hook.default_sender if self.sender in (None, "") else None
-            plan = self._plan(ctx, event, default_sender)
-            marker = self._marker(event, plan)
+            plan = self._plan(event, default_sender)
+            marker = self._marker(location, event, plan)
             if marker is not None and not marker.claim(plan):
                 return
-            try:
-                result = self._call(hook.client, plan)
-            except BaseException as exc:
-                self._settle_error(marker, plan, exc)
-                raise
-            self._settle(marker, plan, result)
+            gate = self._gate(location, event)
+            sends = self._groups(gate, event, plan)
+            results = []
+            for part, admissions in sends:
+                try:
+                    result = self._call(hook.client, part)
+                except BaseException as exc:
+                    self._release(gate, admissions)
+                    self._settle_error(marker, plan, exc)
+                    raise
+                if not result.accepted:
+                    self._release(gate, admissions)
+                results.append((part, result))
+            self._settle(marker, plan, results)
         finally:
             hook.close()
 
@@ -326,31 +416,40 @@ class IsendproNotifier(BaseNotifier):
         if rendered._should_skip(event):
             return
         try:
-            await rendered._deliver_async(ctx, event)
+            await rendered._deliver_async(event)
         except _Aborted:
             return
         except Exception as exc:
             rendered._log_failure(exc)
 
-    async def _deliver_async(self, ctx: dict[str, Any], event: AlertEvent) -> None:
+    async def _deliver_async(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
+        location = self._location()
         hook = IsendproHook(str(self.isendpro_conn_id))
         default_sender = None
         if self.sender in (None, ""):
             default_sender = await _async_default_sender(str(self.isendpro_conn_id))
-        plan = self._plan(ctx, event, default_sender)
-        marker = self._marker(event, plan)
-        # Marker storage is file or object-storage I/O: keep it off the triggerer's event loop.
+        plan = self._plan(event, default_sender)
+        marker = self._marker(location, event, plan)
+        # Marker and throttle storage is file or object-storage I/O: keep it off the triggerer's loop.
         if marker is not None and not await asyncio.to_thread(marker.claim, plan):
             return
-        try:
-            async with await hook.get_async_client() as client:
-                result: SendResult = await self._call(client, plan)
-        except BaseException as exc:
-            await asyncio.to_thread(self._settle_error, marker, plan, exc)
-            raise
-        await asyncio.to_thread(self._settle, marker, plan, result)
+        gate = self._gate(location, event)
+        sends = await asyncio.to_thread(self._groups, gate, event, plan)
+        results = []
+        async with await hook.get_async_client() as client:
+            for part, admissions in sends:
+                try:
+                    result: SendResult = await self._call(client, part)
+                except BaseException as exc:
+                    await asyncio.to_thread(self._release, gate, admissions)
+                    await asyncio.to_thread(self._settle_error, marker, plan, exc)
+                    raise
+                if not result.accepted:
+                    await asyncio.to_thread(self._release, gate, admissions)
+                results.append((part, result))
+        await asyncio.to_thread(self._settle, marker, plan, results)
 
     def _call(self, client: Any, plan: AlertPlan) -> Any:
         """``client.send_sms`` (one number) or ``send_sms_multi``: a SendResult, or its awaitable."""
@@ -364,26 +463,39 @@ class IsendproNotifier(BaseNotifier):
             nostop=self.nostop, max_segments=self.max_segments,
         )  # fmt: skip
 
-    def _settle(self, marker: AlertMarker | None, plan: AlertPlan, result: SendResult) -> None:
+    @staticmethod
+    def _release(gate: ThrottleGate | None, admissions: list[Admission]) -> None:
+        if gate is not None:
+            gate.release(admissions)
+
+    def _settle(
+        self, marker: AlertMarker | None, plan: AlertPlan, results: list[tuple[AlertPlan, SendResult]]
+    ) -> None:
         from airflow_provider_isendpro.sms import count_segments, mask_number
 
-        segments = count_segments(plan.text)[2]
-        for status in result.recipients:
-            if status.accepted:
-                self.log.info(
-                    "iSendPro alert sent to %s via connection %r (%d characters, %d SMS segment%s)",
-                    mask_number(status.number), self.isendpro_conn_id, len(plan.text), segments,
-                    "" if segments == 1 else "s",
-                )  # fmt: skip
-            else:
-                self.log.error(
-                    "iSendPro refused the alert for %s via connection %r: code %s, %s",
-                    mask_number(status.number), self.isendpro_conn_id, status.code, status.message,
-                )  # fmt: skip
-        accepted = len(result.accepted)
+        if not results:
+            if marker is not None:
+                marker.settle("held", plan, "held back by the throttle")
+            return
+        accepted = total = 0
+        for part, result in results:
+            segments = count_segments(part.text)[2]
+            for status in result.recipients:
+                if status.accepted:
+                    self.log.info(
+                        "iSendPro alert sent to %s via connection %r (%d characters, %d SMS segment%s)",
+                        mask_number(status.number), self.isendpro_conn_id, len(part.text), segments,
+                        "" if segments == 1 else "s",
+                    )  # fmt: skip
+                else:
+                    self.log.error(
+                        "iSendPro refused the alert for %s via connection %r: code %s, %s",
+                        mask_number(status.number), self.isendpro_conn_id, status.code, status.message,
+                    )  # fmt: skip
+            accepted += len(result.accepted)
+            total += len(result.recipients)
         if marker is not None:
-            detail = f"{accepted} of {len(result.recipients)} accepted"
-            marker.settle("sent" if accepted else "failed", plan, detail)
+            marker.settle("sent" if accepted else "failed", plan, f"{accepted} of {total} accepted")
 
     def _settle_error(self, marker: AlertMarker | None, plan: AlertPlan, exc: BaseException) -> None:
         from airflow_provider_isendpro.errors import IsendproUnknownOutcomeError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,18 +24,23 @@ def default_alert_text(
     stop_suffix: bool = False,
     gsm_only: bool = True,
     include_link: bool = True,
+    held: Sequence[str] = (),
 ) -> str:
     """The default message: ``[Airflow] <dag>.<task> failed (try n/N) at <time>: <error> <link>``.
 
     The headline is kept whole, the error summary is shortened to fit, and the link (task log for task
     callbacks, the run for DAG callbacks and deadlines) is kept only if it fits whole next to at least
-    :data:`MIN_DETAIL_WITH_LINK` characters of the error.
+    :data:`MIN_DETAIL_WITH_LINK` characters of the error. ``held``: the throttle's summary of the
+    alerts held back (its forms, most detailed first, see
+    :func:`~airflow_provider_isendpro.notifications.throttle.summary_forms`); it replaces the link.
     """
     from airflow_provider_isendpro.sms.fit import ELLIPSIS, fit_message, make_sendable
 
     head = make_sendable(redact(event.headline()), gsm_only=gsm_only)
     detail = make_sendable(redact(event.detail), gsm_only=gsm_only)
     body = f"{head}: {detail}" if detail else head
+    if held:
+        return with_summary(body, held, keep=len(head), max_segments=max_segments, stop_suffix=stop_suffix)
     if include_link and event.url:
         link = " " + make_sendable(event.url, gsm_only=True)
         try:
@@ -47,6 +53,23 @@ def default_alert_text(
         if len(kept) >= len(head) + 2 + min(len(detail), MIN_DETAIL_WITH_LINK):
             return candidate
     return fit_message(body, max_segments=max_segments, stop_suffix=stop_suffix)
+
+
+def with_summary(body: str, forms: Sequence[str], *, keep: int, max_segments: int, stop_suffix: bool) -> str:
+    """``body`` plus the first summary form that fits whole with at least ``keep`` characters of
+    ``body`` before it (the body is shortened at a safe boundary; the summary never is)."""
+    from airflow_provider_isendpro.sms.fit import fit_message
+
+    for form in forms:
+        try:
+            candidate = fit_message(
+                body, max_segments=max_segments, stop_suffix=stop_suffix, suffix=" " + form
+            )
+        except IsendproValidationError:  # the summary alone does not fit
+            continue
+        if candidate.startswith(body[:keep]):
+            return candidate
+    return fit_message(f"{body} {forms[-1]}", max_segments=max_segments, stop_suffix=stop_suffix)
 
 
 def redact(text: str) -> str:

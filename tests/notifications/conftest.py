@@ -51,6 +51,12 @@ def ledger(tmp_path: Path) -> str:
     return str(tmp_path / "ledger")
 
 
+@pytest.fixture(autouse=True)
+def _own_default_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own ``[isendpro] ledger_path``: throttle windows must not leak between tests."""
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", str(tmp_path / "default-ledger"))
+
+
 def read_markers(ledger: str, dag_id: str = "etl_sales", run_id: str = RUN_ID) -> list[dict[str, Any]]:
     """The de-duplication markers of one run, read through the ledger store (whatever its layout)."""
     from airflow_provider_isendpro.sending.ledger import open_store
