@@ -164,7 +164,7 @@ def summary_forms(held: Sequence[HeldAlert], *, prefix: str = "+", suffix: str =
     """
     if not held:
         return []
-    ordered = sorted(held, key=lambda h: h.at)
+    ordered = sorted(held, key=lambda h: (h.at, h.label, h.map_index))
     groups: dict[str, list[HeldAlert]] = {}
     for alert in ordered:
         groups.setdefault(alert.label, []).append(alert)
@@ -286,6 +286,11 @@ class ThrottleGate:
         folders = [*scope_path(self.scope, self.dag_id), number_folder(wire)]
         return RecipientThrottle(open_store(root, folders, self.location.conn_id), self.seconds)
 
+    def track(self, throttle: RecipientThrottle, admission: Admission) -> None:
+        """Remember which throttle ``admission`` came from, for :meth:`release`."""
+        admission.index = len(self._throttles)
+        self._throttles[admission.index] = throttle
+
     def describe(self) -> str:
         return f"throttle {_duration(self.seconds)}, scope {self.scope!r}"
 
@@ -295,10 +300,9 @@ class ThrottleGate:
 
         alert = HeldAlert.of(event, _now())
         out = []
-        for i, number in enumerate(plan.numbers):
+        for number in plan.numbers:
             masked = mask_number(number.wire)
             throttle = self.throttle(number.wire)
-            self._throttles[i] = throttle
             try:
                 admission = throttle.admit(alert, plan.key)
             except Exception as exc:
@@ -322,7 +326,7 @@ class ThrottleGate:
                     "iSendPro alert to %s opens a new throttle window (%s) and lists %d alert%s held back",
                     masked, self.describe(), len(admission.held), "" if len(admission.held) == 1 else "s",
                 )  # fmt: skip
-            admission.index = i
+            self.track(throttle, admission)
             out.append(admission)
         return out
 
