@@ -125,8 +125,8 @@ def _claim(
         admission = throttle.claim_report()
         held[mask_number(wire)] = len(admission.held)
         if admission.held:
-            claims.setdefault(tuple(summary_forms(admission.held, suffix=" held back")), []).append(
-                (number, admission)
-            )
+            claims.setdefault(
+                tuple(summary_forms(admission.held, prefix="", suffix=" held back")), []
+            ).append((number, admission))
             gate.track(throttle, admission)
     return claims, held
