@@ -29,31 +29,36 @@ FAKE_S3 = {
 }
 
 
-def _attach_s3(endpoint: str | None) -> None:
-    """Point Airflow's ``s3://`` object storage at the loopback server (as the amazon provider would)."""
+def _attach_s3(endpoint: str | None, fallback: bool = False) -> None:
+    """Point Airflow's ``s3://`` object storage at the loopback server (as the amazon provider would);
+    ``fallback``: use the claim-then-verify protocol instead of the conditional PUT."""
     if endpoint is None:
         return
+    if fallback:
+        from airflow_provider_isendpro.sending.ledger import ObjectStorageLedgerStore
+
+        ObjectStorageLedgerStore.ATOMIC_CREATE = frozenset()
     import s3fs
     from airflow.sdk.io import attach
 
     attach("s3", conn_id=CONN_ID, fs=s3fs.S3FileSystem(endpoint_url=endpoint, **FAKE_S3))
 
 
-def _create(root: str, endpoint: str | None, barrier: Any, results: Any) -> None:
+def _create(root: str, endpoint: str | None, fallback: bool, barrier: Any, results: Any) -> None:
     from airflow_provider_isendpro.sending.ledger import open_store
 
-    _attach_s3(endpoint)
+    _attach_s3(endpoint, fallback)
     store = open_store(root, ["race"], CONN_ID if endpoint else None)
     store.names()  # warm up (connections, listing caches) before the start line
     barrier.wait()
     results.put(store.create("w00000001.json", json.dumps({"pid": multiprocessing.current_process().name})))
 
 
-def _alert(ledger: str, endpoint: str | None, barrier: Any, index: int, results: Any) -> None:
+def _alert(ledger: str, endpoint: str | None, fallback: bool, barrier: Any, index: int, results: Any) -> None:
     from airflow_provider_isendpro.notifications.sms import IsendproNotifier
     from tests.notifications.conftest import task_context
 
-    _attach_s3(endpoint)
+    _attach_s3(endpoint, fallback)
     conn_id = CONN_ID if endpoint else None
     notifier = IsendproNotifier(
         to=ONCALL, text="KO {{ ti.map_index }}", ledger_path=ledger, ledger_conn_id=conn_id
@@ -110,25 +115,45 @@ def s3(s3_endpoint: str) -> Iterator[str]:
         _STORE_CACHE.pop(f"s3-{CONN_ID}", None)
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-def test_create_if_absent_has_one_winner(backend: str, tmp_path: Any, request: pytest.FixtureRequest) -> None:
-    from airflow_provider_isendpro.sending.ledger import open_store
-
-    endpoint = request.getfixturevalue("s3") if backend == "s3" else None
-    root = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
-    assert sorted(_run(_create, root, endpoint)) == [False] * (PROCESSES - 1) + [True]
-    assert open_store(root, ["race"], CONN_ID if endpoint else None).names() == {"w00000001.json"}
+BACKENDS = ["local", "s3", "s3-claim-then-verify"]
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-def test_processes_failing_at_the_same_instant_send_one_sms(
-    backend: str, isendpro_emulator: IsendproEmulator, tmp_path: Any, request: pytest.FixtureRequest
+@pytest.fixture
+def fallback(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """True for the claim-then-verify backend (in this process too, for the reads that follow)."""
+    from airflow_provider_isendpro.sending.ledger import ObjectStorageLedgerStore
+
+    on = request.node.callspec.params["backend"] == "s3-claim-then-verify"
+    if on:
+        monkeypatch.setattr(ObjectStorageLedgerStore, "ATOMIC_CREATE", frozenset())
+    return on
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_create_if_absent_has_one_winner(
+    backend: str, fallback: bool, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
     from airflow_provider_isendpro.sending.ledger import open_store
 
-    endpoint = request.getfixturevalue("s3") if backend == "s3" else None
+    endpoint = request.getfixturevalue("s3") if backend != "local" else None
+    root = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
+    assert sorted(_run(_create, root, endpoint, fallback)) == [False] * (PROCESSES - 1) + [True]
+    assert open_store(root, ["race"], CONN_ID if endpoint else None).names() == {"w00000001.json"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_processes_failing_at_the_same_instant_send_one_sms(
+    backend: str,
+    fallback: bool,
+    isendpro_emulator: IsendproEmulator,
+    tmp_path: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    from airflow_provider_isendpro.sending.ledger import open_store
+
+    endpoint = request.getfixturevalue("s3") if backend != "local" else None
     ledger = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
-    assert sorted(_run(_alert, ledger, endpoint)) == list(range(PROCESSES))
+    assert sorted(_run(_alert, ledger, endpoint, fallback)) == list(range(PROCESSES))
     [sms] = isendpro_emulator.sent
     winner = int(sms.text.removeprefix("KO "))
     folders = ["dag", "etl_sales", NUMBER_FOLDER]
