@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseNotifier
 
 from airflow_provider_isendpro.errors import IsendproError, IsendproValidationError
+from airflow_provider_isendpro.notifications.context import add_accessors, async_default_sender
 from airflow_provider_isendpro.notifications.event import (
     AlertEvent,
     context_exception,
@@ -213,7 +214,7 @@ class IsendproNotifier(BaseNotifier):
         """A rendered copy and the context it saw; ``self`` stays a template (the DAG processor reuses it)."""
         ctx: dict[str, Any] = dict(context)  # Airflow's dict is passed on to other callbacks: untouched
         ctx.setdefault("exception_summary", exception_summary(context_exception(ctx)))
-        _add_accessors(ctx)
+        add_accessors(ctx)
         rendered = copy.copy(self)
         env = self._template_env(ctx.get("dag"))
         for field in self.template_fields:
@@ -429,7 +430,7 @@ class IsendproNotifier(BaseNotifier):
         hook = IsendproHook(str(self.isendpro_conn_id))
         default_sender = None
         if self.sender in (None, ""):
-            default_sender = await _async_default_sender(str(self.isendpro_conn_id))
+            default_sender = await async_default_sender(str(self.isendpro_conn_id))
         plan = self._plan(event, default_sender)
         marker = self._marker(location, event, plan)
         # Marker and throttle storage is file or object-storage I/O: keep it off the triggerer's loop.
@@ -524,36 +525,6 @@ class IsendproNotifier(BaseNotifier):
                 "iSendPro alert NOT sent via connection %r: unexpected %s: %s. The task's own state is "
                 "unaffected", conn_id, type(exc).__name__, redact(str(exc)),
             )  # fmt: skip
-
-
-def _add_accessors(ctx: dict[str, Any]) -> None:
-    """``var`` and ``conn`` for templates, where Airflow's context lacks them (DAG callbacks called
-    directly, Deadline Alert contexts), so that ``to="{{ var.value.oncall_phone }}"`` works everywhere."""
-    if "var" in ctx and "conn" in ctx:
-        return
-    try:
-        from airflow.sdk.execution_time.context import ConnectionAccessor, VariableAccessor
-    except ImportError:  # pragma: no cover - an SDK that moved them: templates without var/conn
-        return
-    ctx.setdefault(
-        "var",
-        {"json": VariableAccessor(deserialize_json=True), "value": VariableAccessor(deserialize_json=False)},
-    )
-    ctx.setdefault("conn", ConnectionAccessor())
-
-
-async def _async_default_sender(conn_id: str) -> str | None:
-    """The connection's ``sender`` extra, read without blocking the event loop (None on any problem:
-    the send itself reports a broken connection)."""
-    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-
-    try:
-        conn = await get_async_connection(conn_id)
-        extra = await get_async_extra_dejson(conn)
-    except Exception:
-        return None
-    sender = extra.get("sender")
-    return str(sender).strip() or None if sender else None
 
 
 #: Function-style alias, as Airflow's own notifiers offer:
