@@ -106,3 +106,22 @@ def run_dag(airflow_db: None) -> Callable[..., Any]:
         return dag.test(logical_date=LOGICAL_DATE)
 
     return run
+
+
+#: The throttle clock's start: 2026-01-01 03:02 UTC.
+T0 = dt.datetime(2026, 1, 1, 3, 2, tzinfo=dt.timezone.utc).timestamp()
+
+
+class Clock:
+    """The throttle's wall clock, moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from airflow_provider_isendpro.notifications import throttle
+
+        self.now = T0
+        monkeypatch.setattr(throttle, "_now", lambda: self.now)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)

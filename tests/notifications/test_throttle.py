@@ -11,7 +11,6 @@ import pytest
 import structlog
 
 from airflow_provider_isendpro.errors import IsendproConfigError, IsendproValidationError
-from airflow_provider_isendpro.notifications import throttle as throttle_module
 from airflow_provider_isendpro.notifications.sms import IsendproNotifier
 from airflow_provider_isendpro.notifications.throttle import (
     DEFAULT_THROTTLE,
@@ -22,24 +21,10 @@ from airflow_provider_isendpro.notifications.throttle import (
 )
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import IsendproEmulator
-from tests.notifications.conftest import task_context
+from tests.notifications.conftest import T0, Clock, task_context
 
 ONCALL = "06 12 34 56 78"
-T0 = dt.datetime(2026, 1, 1, 3, 2, tzinfo=dt.timezone.utc).timestamp()  # 03:02 UTC
 HEAD = "[Airflow] etl_sales.load[{}] failed (try 1/1) at 2026-01-01 03:00 UTC"
-
-
-class Clock:
-    """The throttle's wall clock, moved by hand."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = T0
-        monkeypatch.setattr(throttle_module, "_now", lambda: self.now)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    return Clock(monkeypatch)
 
 
 def events(logs: list[dict[str, Any]], level: str) -> list[str]:
