@@ -10,13 +10,13 @@ What this example shows
   what was held back (mapped indexes as ranges, counts per task), and, being a teardown, does not turn
   the failed run green. On-call receives::
 
-      [Airflow] isendpro_alert_storm.load[7] failed (try 1/1) at 2026-01-01 03:00 UTC: ValueError:
-      source 7 unreachable
-      [Airflow] alert digest, DAG isendpro_alert_storm: (49 held back since 03:02:
-      isendpro_alert_storm.load[0-6,8-49])
+      [Airflow] isendpro_alert_storm.load[0] failed (try 1/1) at 2026-12-01 05:18 UTC: ValueError:
+      source 0 unreachable
+      [Airflow] alert digest, DAG isendpro_alert_storm: (49 held back since 05:18:
+      isendpro_alert_storm.load[1-49])
 
   Without the digest, the first alert after the window (the next storm, or any later failure) would
-  list them: ``... (+49 more since 03:02: isendpro_alert_storm.load[0-6,8-49])``.
+  list them: ``... (+49 more since 05:18: isendpro_alert_storm.load[1-49])``.
 
 Every ``load`` fails on purpose (the ``make e2e`` storm scenario counts the SMS on a real scheduler).
 
