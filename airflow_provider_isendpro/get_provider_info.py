@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_isendpro.operators.hlr",
                     "airflow_provider_isendpro.operators.reports",
                     "airflow_provider_isendpro.operators.blacklist",
+                    "airflow_provider_isendpro.operators.alert_digest",
                 ],
             }
         ],

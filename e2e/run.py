@@ -392,6 +392,17 @@ def scenarios() -> list[Scenario]:
             pool=("isendpro", int(POOL[1])),
         ),
         Scenario(
+            # 50 mapped tasks fail at once on real workers: one alert, then the digest of the other 49.
+            "isendpro_alert_storm (50 mapped failures)",
+            "isendpro_alert_storm",
+            state="failed",
+            task_states={"load": "failed"},
+            sms=(
+                Sms("0612345680", "[Airflow] isendpro_alert_storm.load["),
+                Sms("0612345680", "[Airflow] alert digest, DAG isendpro_alert_storm: (49 held back since "),
+            ),
+        ),
+        Scenario(
             "isendpro_alerting",
             "isendpro_alerting",
             state="failed",

@@ -21,410 +21,45 @@ import asyncio
 import copy
 import datetime as dt
 import hashlib
-import json
-import re
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
 from airflow_provider_isendpro.errors import IsendproError, IsendproValidationError
+from airflow_provider_isendpro.notifications.context import add_accessors, async_default_sender
+from airflow_provider_isendpro.notifications.event import (
+    AlertEvent,
+    context_exception,
+    describe_event,
+    exception_summary,
+    format_when,
+)
+from airflow_provider_isendpro.notifications.marker import PENDING_GRACE_SECONDS, AlertMarker
+from airflow_provider_isendpro.notifications.text import (
+    MIN_DETAIL_WITH_LINK,
+    AlertPlan,
+    default_alert_text,
+    redact,
+    split_recipients,
+    with_summary,
+)
+from airflow_provider_isendpro.notifications.throttle import (
+    DEFAULT_THROTTLE,
+    Admission,
+    ThrottleGate,
+    check_scope,
+    parse_throttle,
+    summary_forms,
+)
 
 if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_isendpro.client import SendResult
-    from airflow_provider_isendpro.sending.ledger import LedgerStore
+    from airflow_provider_isendpro.sending.location import LedgerLocation
     from airflow_provider_isendpro.sms import PhoneNumber
-
-#: A ``pending`` marker younger than this means another invocation is sending the same alert right now
-#: (a callback fired twice at once): skip. Older, it was left by an invocation that died mid-send: send
-#: again. One send takes at most the connect + read timeouts (5 + 30 s by default), sends are never
-#: retried after the request left, so two minutes is a generous bound for "still in flight".
-PENDING_GRACE_SECONDS: Final = 120.0
-#: With the default text, the log link is kept only if at least this many characters of the error
-#: message survive next to it: on a phone, the reason matters more than the link.
-MIN_DETAIL_WITH_LINK: Final = 40
-_VERSION: Final = 1
-# ANSI terminal sequences (colours, cursor moves) that tools print into exception messages.
-_ANSI_ESCAPE: Final = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])")
-_TASK_VERBS: Final = {
-    "failed": "failed",
-    "up_for_retry": "failed, will retry",
-    "success": "succeeded",
-    "skipped": "was skipped",
-    "upstream_failed": "upstream failed",
-}
-_DAG_VERBS: Final = {
-    "task_failure": "failed",
-    "timed_out": "timed out",
-    "all_tasks_deadlocked": "failed (tasks deadlocked)",
-    "success": "succeeded",
-    "failed": "failed",
-}
-
-
-def _now() -> float:
-    """Wall-clock seconds for marker ages (a module function so that tests can freeze time)."""
-    return time.time()
-
-
-def _get(obj: Any, name: str) -> Any:
-    """Attribute or key: contexts hold objects (task callbacks) or plain JSON dicts (deadline alerts)."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(name)
-    try:
-        return getattr(obj, name, None)
-    except Exception:  # a lazy attribute that needs the API server (e.g. outside a task)
-        return None
-
-
-def _state_name(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(getattr(value, "value", value))
-
-
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
-def format_when(value: Any) -> str:
-    """``2026-01-01 03:00 UTC``: short, unambiguous, GSM-7. Naive datetimes are taken as UTC."""
-    when = _as_datetime(value)
-    if when is None:
-        return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(_ANSI_ESCAPE.sub("", text).split())
-
-
-def exception_summary(exception: Any) -> str:
-    """``ValueError: bad row 42`` on one line (whitespace collapsed, ANSI colours removed), or ``""``."""
-    if exception is None or exception == "":
-        return ""
-    if isinstance(exception, BaseException):
-        message = _one_line(str(exception))
-        name = type(exception).__name__
-        return f"{name}: {message}" if message else name
-    return _one_line(str(exception))
-
-
-def _run_url(dag_id: str, run_id: str) -> str:
-    from airflow_provider_isendpro._compat import conf
-
-    base = str(conf.get("api", "base_url", fallback="http://localhost:8080/"))
-    return f"{base.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
-
-
-@dataclass(frozen=True)
-class AlertEvent:
-    """What the callback is about, read from whatever context Airflow passed.
-
-    ``level`` is ``"task"`` (task callbacks: the context has a ``ti`` and no ``reason``), ``"dag"``
-    (DAG callbacks: ``reason`` set by the scheduler, or no ``ti`` at all) or ``"deadline"`` (Deadline
-    Alerts: ``deadline`` set). ``state`` is the task instance state for tasks (``failed``,
-    ``up_for_retry``, ``success``...) and the scheduler's reason for DAG runs (``task_failure``,
-    ``timed_out``, ``success``...).
-    """
-
-    level: str
-    dag_id: str
-    run_id: str | None = None
-    task_id: str | None = None
-    map_index: int = -1
-    try_number: int | None = None
-    max_tries: int | None = None
-    state: str | None = None
-    detail: str = ""
-    when: str = ""
-    url: str | None = None
-    deadline_id: str | None = None
-
-    @property
-    def will_retry(self) -> bool:
-        """Whether this is a task failure that Airflow will retry (so not the final one)."""
-        if self.level != "task":
-            return False
-        if self.state == "up_for_retry":
-            return True
-        if self.state in ("failed", "success", "skipped", "upstream_failed"):
-            return False
-        return bool(self.try_number and self.max_tries and self.try_number <= self.max_tries)
-
-    def headline(self) -> str:
-        """The part of the default text that is never shortened away (unless ids are huge)."""
-        at = f" at {self.when}" if self.when else ""
-        if self.level == "task":
-            where = f"{self.dag_id}.{self.task_id}" + (f"[{self.map_index}]" if self.map_index >= 0 else "")
-            verb = _TASK_VERBS.get(self.state or "", f"is {self.state}" if self.state else "failed")
-            tries = ""
-            if self.try_number:
-                total = f"/{self.max_tries + 1}" if self.max_tries is not None and self.max_tries >= 0 else ""
-                tries = f" (try {self.try_number}{total})"
-            return f"[Airflow] {where} {verb}{tries}{at}"
-        if self.level == "deadline":
-            return f"[Airflow] DAG {self.dag_id} missed its deadline{at}"
-        verb = _DAG_VERBS.get(self.state or "", f"is {self.state}" if self.state else "run finished")
-        return f"[Airflow] DAG {self.dag_id} {verb}{at}"
-
-    @property
-    def outcome(self) -> str | None:
-        """What the alert is about, for de-duplication: ``success``/``skipped``/``failure`` for a task
-        try, the scheduler's reason for a DAG run, ``missed`` for a deadline.
-
-        Every other task state counts as ``failure``: a failure callback fired twice for one try may
-        see ``failed`` in the worker, ``running`` in the DAG processor (heartbeat timeout) or
-        ``up_for_retry`` (the failure/retry mix-up of AIRFLOW-NOTES §9), and must still text once.
-        """
-        if self.level != "task":
-            return self.state
-        return self.state if self.state in ("success", "skipped") else "failure"
-
-    def dedupe_key(self, recipients: Sequence[str]) -> str | None:
-        """Identity of this alert: same event, same recipients -> same key. None when there is no run.
-
-        A task alert is one per (task instance, try, outcome): a retried task alerts again for the next
-        try, but one try never texts twice.
-        """
-        if self.run_id is None:
-            return None
-        parts = [
-            _VERSION, self.level, self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number,
-            self.outcome, self.deadline_id, sorted(recipients),
-        ]  # fmt: skip
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
-
-
-def describe_event(context: Any) -> AlertEvent:
-    """Read an :class:`AlertEvent` from a task, DAG or deadline callback context (never raises)."""
-    dag_run = context.get("dag_run")
-    if "deadline" in context:
-        deadline = context.get("deadline") or {}
-        dag_id = str(_get(dag_run, "dag_id") or "?")
-        run_id = _get(dag_run, "dag_run_id") or _get(dag_run, "run_id")
-        return AlertEvent(
-            level="deadline",
-            dag_id=dag_id,
-            run_id=None if run_id is None else str(run_id),
-            state="missed",
-            detail=f"run {run_id}" if run_id else "",
-            when=format_when(_get(deadline, "deadline_time")),
-            url=_run_url(dag_id, str(run_id)) if run_id else None,
-            deadline_id=None if _get(deadline, "id") is None else str(_get(deadline, "id")),
-        )
-    ti = context.get("ti") or context.get("task_instance")
-    dag = context.get("dag")
-    dag_id = str(_get(ti, "dag_id") or _get(dag, "dag_id") or _get(dag_run, "dag_id") or "?")
-    run_id = context.get("run_id") or _get(ti, "run_id") or _get(dag_run, "run_id")
-    when = format_when(
-        context.get("logical_date") or _get(dag_run, "logical_date") or _get(dag_run, "run_after")
-    )
-    if ti is not None and "reason" not in context:
-        map_index = _get(ti, "map_index")
-        try_number = _get(ti, "try_number")
-        max_tries = _get(ti, "max_tries")
-        url: str | None
-        try:
-            url = str(ti.log_url)
-        except Exception:  # the property reads the Airflow config; a broken one must not cost the alert
-            url = None
-        return AlertEvent(
-            level="task",
-            dag_id=dag_id,
-            run_id=None if run_id is None else str(run_id),
-            task_id=str(_get(ti, "task_id")),
-            map_index=map_index if isinstance(map_index, int) else -1,
-            try_number=try_number if isinstance(try_number, int) else None,
-            max_tries=max_tries if isinstance(max_tries, int) else None,
-            state=_state_name(_get(ti, "state")),
-            detail=exception_summary(context.get("exception")),
-            when=when,
-            url=url,
-        )
-    reason = context.get("reason") or _state_name(_get(dag_run, "state"))
-    detail = ""
-    if reason == "task_failure" and ti is not None:
-        detail = f"task {_get(ti, 'task_id')} failed"
-    elif context.get("exception") is not None:
-        detail = exception_summary(context.get("exception"))
-    return AlertEvent(
-        level="dag",
-        dag_id=dag_id,
-        run_id=None if run_id is None else str(run_id),
-        state=None if reason is None else str(reason),
-        detail=detail,
-        when=when,
-        url=_run_url(dag_id, str(run_id)) if run_id else None,
-    )
-
-
-def default_alert_text(
-    event: AlertEvent,
-    *,
-    max_segments: int = 1,
-    stop_suffix: bool = False,
-    gsm_only: bool = True,
-    include_link: bool = True,
-) -> str:
-    """The default message: ``[Airflow] <dag>.<task> failed (try n/N) at <time>: <error> <link>``.
-
-    The headline is kept whole, the error summary is shortened to fit, and the link (task log for task
-    callbacks, the run for DAG callbacks and deadlines) is kept only if it fits whole next to at least
-    :data:`MIN_DETAIL_WITH_LINK` characters of the error.
-    """
-    from airflow_provider_isendpro.sms.fit import ELLIPSIS, fit_message, make_sendable
-
-    head = make_sendable(_redact(event.headline()), gsm_only=gsm_only)
-    detail = make_sendable(_redact(event.detail), gsm_only=gsm_only)
-    body = f"{head}: {detail}" if detail else head
-    if include_link and event.url:
-        link = " " + make_sendable(event.url, gsm_only=True)
-        try:
-            candidate = fit_message(body, max_segments=max_segments, stop_suffix=stop_suffix, suffix=link)
-        except IsendproValidationError:  # the link alone does not fit
-            candidate = ""
-        if candidate == body + link:
-            return candidate
-        kept = candidate[: -len(ELLIPSIS + link)] if candidate else ""
-        if len(kept) >= len(head) + 2 + min(len(detail), MIN_DETAIL_WITH_LINK):
-            return candidate
-    return fit_message(body, max_segments=max_segments, stop_suffix=stop_suffix)
-
-
-def _redact(text: str) -> str:
-    """Replace every secret Airflow knows (connection passwords...) by ``***``: SMS leave the company."""
-    from airflow.sdk.log import redact
-
-    return str(redact(text))
-
-
-def split_recipients(value: Any) -> list[str]:
-    """``"06 12 34 56 78, +33 6 98 76 54 32"`` or a list -> one string per number (spaces kept)."""
-    items = [value] if isinstance(value, str) else list(value or [])
-    out: list[str] = []
-    for item in items:
-        for part in str(item).replace(";", ",").split(","):
-            # strip() also undoes a list rendered to a string ("['06 12 34 56 78', ...]")
-            number = part.strip(" \t\n[]'\"")
-            if number:
-                out.append(number)
-    return out
-
-
-@dataclass(frozen=True)
-class AlertPlan:
-    """One ready-to-send alert: normalised numbers, final text, one tracker per number."""
-
-    numbers: list[PhoneNumber]
-    text: str
-    sender: str | None
-    trackers: list[str]
-    key: str | None
-
-    @property
-    def masked(self) -> str:
-        from airflow_provider_isendpro.sms import mask_number
-
-        return ", ".join(mask_number(n.wire) for n in self.numbers)
-
-
-class AlertMarker:
-    """De-duplication of one alert across callback invocations, in the send ledger's storage.
-
-    A marker named by a hash of (DAG, run, task, map index, try, outcome or DAG reason, recipients; see
-    :meth:`AlertEvent.dedupe_key`) lives under ``<ledger_path>/_notifier/<dag>/<run>/``. The protocol
-    is *at least once unless a successful send is recorded*:
-
-    1. ``claim()`` reads the marker. ``sent`` -> skip: an earlier invocation delivered it. ``pending``
-       younger than :data:`PENDING_GRACE_SECONDS` -> skip: another invocation is sending it right now
-       (a callback fired twice at once). Anything else (no marker, ``failed``, ``unknown``, or a stale
-       ``pending`` left by an invocation that died mid-send) -> write ``pending`` and send.
-    2. ``settle()`` records ``sent``, ``failed`` (nothing went out: a later invocation may try again) or
-       ``unknown`` (the request left but no answer came back; a later invocation sends again).
-
-    Why ``pending`` is written *before* the send: written only after, two invocations a few seconds
-    apart would both send. Why a stale ``pending`` does not block: written before and trusted forever,
-    a worker killed between the write and the request would mean no alert at all, the worst outcome for
-    on-call. The accepted cost is a possible duplicate after a crash mid-send or an ``unknown`` outcome.
-    A marker that cannot be read or written never stops the alert: it is logged and the alert is sent.
-    """
-
-    def __init__(self, store: LedgerStore, key: str, log: Any) -> None:
-        self.store = store
-        self.name = f"{key}.json"
-        self.log = log
-
-    def claim(self, plan: AlertPlan) -> bool:
-        """True: go ahead and send (``pending`` has been written); False: skip."""
-        record: dict[str, Any] | None = None
-        try:
-            if self.name in self.store.names():
-                record = json.loads(self.store.read(self.name))
-        except Exception as exc:
-            self.log.warning(
-                "iSendPro alert: cannot read the de-duplication marker in %s (%s); sending anyway",
-                self.store.describe(), type(exc).__name__,
-            )  # fmt: skip
-        if record is not None:
-            state = record.get("state")
-            age = _now() - float(record.get("written_at") or 0)
-            if state == "sent":
-                self.log.info(
-                    "iSendPro alert already sent to %s by an earlier invocation of this callback; "
-                    "not sending it again", plan.masked,
-                )  # fmt: skip
-                return False
-            if state == "pending" and age < PENDING_GRACE_SECONDS:
-                self.log.warning(
-                    "iSendPro alert to %s is being sent by another invocation of this callback "
-                    "(started %.0f s ago); not sending it twice", plan.masked, max(age, 0.0),
-                )  # fmt: skip
-                return False
-            if state == "pending":
-                self.log.warning(
-                    "iSendPro alert to %s: an earlier invocation stopped while sending it %.0f s ago; "
-                    "sending again (it may arrive twice)", plan.masked, age,
-                )  # fmt: skip
-        self._write("pending", plan, "")
-        return True
-
-    def settle(self, state: str, plan: AlertPlan, detail: str) -> None:
-        self._write(state, plan, detail)
-
-    def _write(self, state: str, plan: AlertPlan, detail: str) -> None:
-        record = {
-            "version": _VERSION,
-            "state": state,
-            "written_at": _now(),
-            "recipients": plan.masked,
-            "trackers": plan.trackers,
-            "detail": detail,
-        }
-        try:
-            self.store.write(self.name, json.dumps(record, separators=(",", ":")))
-        except Exception as exc:
-            self.log.warning(
-                "iSendPro alert: cannot write the de-duplication marker in %s (%s); a repeated callback "
-                "may send this alert again", self.store.describe(), type(exc).__name__,
-            )  # fmt: skip
 
 
 class _Aborted(Exception):
@@ -457,9 +92,21 @@ class IsendproNotifier(BaseNotifier):
     :param dedupe: send each alert at most once per event even if the callback fires twice (see
         :class:`AlertMarker`); needs ``ledger_path`` storage that every worker and the DAG processor reach.
     :param include_link: with the default text, add the task log (or DAG run) link when it fits.
-    :param ledger_path: where de-duplication markers live (default ``[isendpro] ledger_path``, else
-        ``$AIRFLOW_HOME/isendpro/ledger``), under ``_notifier/``.
-    :param ledger_conn_id: Airflow connection for an object-storage ``ledger_path``.
+    :param throttle: at most one SMS per recipient per window of this length (``"10m"``, ``"90s"``,
+        ``"1h"``, a ``timedelta``; ``None`` sends every alert). Alerts inside an open window are held
+        back: recorded in the ledger, logged at WARNING, and listed by the first alert sent after the
+        window (``(+37 more since 03:02: etl.load[0-35], etl.report)``) or by
+        :class:`~airflow_provider_isendpro.operators.alert_digest.IsendproAlertDigestOperator`.
+        Task, DAG-level and Deadline Alert paths all obey it. Default ``"10m"``. See
+        :mod:`~airflow_provider_isendpro.notifications.throttle`.
+    :param throttle_scope: ``"dag"`` (default: per DAG and recipient), ``"global"`` (per recipient, for
+        every notifier using the same ledger) or a custom key shared by the notifiers that name it.
+    :param ledger_path: where de-duplication markers and throttle windows live (default ``[isendpro]
+        ledger_path``, else ``$AIRFLOW_HOME/isendpro/ledger``), under ``_notifier/``. Under a remote
+        executor (Celery, Kubernetes...) a local-disk ledger is refused: the alert is not sent and the
+        error, naming ``[isendpro] ledger_path``, is logged (or pass ``dedupe=False, throttle=None``).
+    :param ledger_conn_id: Airflow connection for an object-storage ``ledger_path`` (default
+        ``[isendpro] ledger_conn_id``).
     """
 
     template_fields: Sequence[str] = ("to", "text", "sender", "isendpro_conn_id")
@@ -480,6 +127,8 @@ class IsendproNotifier(BaseNotifier):
         include_link: bool = True,
         ledger_path: str | None = None,
         ledger_conn_id: str | None = None,
+        throttle: str | dt.timedelta | float | None = DEFAULT_THROTTLE,
+        throttle_scope: str = "dag",
         **kwargs: Any,
     ) -> None:
         from airflow_provider_isendpro.sms import ISENDPRO_MAX_SEGMENTS
@@ -509,6 +158,9 @@ class IsendproNotifier(BaseNotifier):
         self.include_link = include_link
         self.ledger_path = ledger_path
         self.ledger_conn_id = ledger_conn_id
+        self.throttle = throttle
+        self.throttle_seconds = parse_throttle(throttle)
+        self.throttle_scope = check_scope(throttle_scope)
         super().__init__(**kwargs)
 
     # -- entry points -----------------------------------------------------------------------------------
@@ -561,8 +213,8 @@ class IsendproNotifier(BaseNotifier):
     def _rendered(self, context: Context) -> tuple[IsendproNotifier, dict[str, Any]]:
         """A rendered copy and the context it saw; ``self`` stays a template (the DAG processor reuses it)."""
         ctx: dict[str, Any] = dict(context)  # Airflow's dict is passed on to other callbacks: untouched
-        ctx.setdefault("exception_summary", exception_summary(ctx.get("exception")))
-        _add_accessors(ctx)
+        ctx.setdefault("exception_summary", exception_summary(context_exception(ctx)))
+        add_accessors(ctx)
         rendered = copy.copy(self)
         env = self._template_env(ctx.get("dag"))
         for field in self.template_fields:
@@ -573,14 +225,14 @@ class IsendproNotifier(BaseNotifier):
                 if field == "text":
                     self.log.error(
                         "iSendPro alert: the text template failed to render (%s); sending the default "
-                        "alert text instead", _redact(summary),
+                        "alert text instead", redact(summary),
                     )  # fmt: skip
                     rendered.text = None
                 else:
                     self.log.error(
                         "iSendPro alert NOT sent: template field %r failed to render (%s)",
                         field,
-                        _redact(summary),
+                        redact(summary),
                     )
                     raise _Aborted from None
         return rendered, ctx
@@ -620,28 +272,34 @@ class IsendproNotifier(BaseNotifier):
             )
             return None
 
-    def _plan(self, ctx: dict[str, Any], event: AlertEvent, default_sender: str | None) -> AlertPlan:
-        from airflow_provider_isendpro.sms.fit import fit_message, make_sendable
-
+    def _plan(self, event: AlertEvent, default_sender: str | None) -> AlertPlan:
+        """The alert to every number, without any held-back summary (what de-duplication tracks)."""
         numbers = self._numbers()
         sender = self._sender(default_sender)
-        stop_suffix = sender is not None and not self.nostop
-        gsm_only = any(n.gsm_only for n in numbers)
-        if self.text is None or not str(self.text).strip():
-            text = default_alert_text(
-                event,
-                max_segments=self.max_segments,
-                stop_suffix=stop_suffix,
-                gsm_only=gsm_only,
-                include_link=self.include_link,
-            )
-        else:
-            text = make_sendable(_redact(str(self.text)), gsm_only=gsm_only)
-            text = fit_message(text, max_segments=self.max_segments, stop_suffix=stop_suffix)
         key = event.dedupe_key([n.wire for n in numbers]) if self.dedupe else None
+        text = self._text(event, numbers, sender, ())
         label = key or hashlib.sha256(text.encode()).hexdigest()[:32]
         trackers = [f"alert{label[:24]}{i:02d}" for i in range(len(numbers))]
         return AlertPlan(numbers=numbers, text=text, sender=sender, trackers=trackers, key=key)
+
+    def _text(
+        self, event: AlertEvent, numbers: list[PhoneNumber], sender: str | None, held: Sequence[str]
+    ) -> str:
+        from airflow_provider_isendpro.sms.fit import fit_message, make_sendable
+
+        stop_suffix = sender is not None and not self.nostop
+        gsm_only = any(n.gsm_only for n in numbers)
+        segments = self.max_segments
+        if self.text is None or not str(self.text).strip():
+            return default_alert_text(
+                event, max_segments=segments, stop_suffix=stop_suffix, gsm_only=gsm_only,
+                include_link=self.include_link, held=held,
+            )  # fmt: skip
+        text = make_sendable(redact(str(self.text)), gsm_only=gsm_only)
+        if held:
+            keep = min(len(text), MIN_DETAIL_WITH_LINK)
+            return with_summary(text, held, keep=keep, max_segments=segments, stop_suffix=stop_suffix)
+        return fit_message(text, max_segments=segments, stop_suffix=stop_suffix)
 
     def _should_skip(self, event: AlertEvent) -> bool:
         if self.only_on_final_failure and event.will_retry:
@@ -652,17 +310,64 @@ class IsendproNotifier(BaseNotifier):
             return True
         return False
 
-    def _marker(self, event: AlertEvent, plan: AlertPlan) -> AlertMarker | None:
-        if plan.key is None:
+    def _location(self) -> LedgerLocation | None:
+        """Where markers and throttle windows live; None when neither is on. Refuses a local-disk
+        ledger under a remote executor (:class:`IsendproConfigError`, logged at ERROR: nothing sent)."""
+        if not self.dedupe and self.throttle_seconds is None:
+            return None
+        from airflow_provider_isendpro.sending.location import require_shared_ledger, resolve_ledger
+
+        location = resolve_ledger(self.ledger_path, self.ledger_conn_id)
+        require_shared_ledger(location, "IsendproNotifier (de-duplication and throttle)")
+        return location
+
+    def _marker(
+        self, location: LedgerLocation | None, event: AlertEvent, plan: AlertPlan
+    ) -> AlertMarker | None:
+        if plan.key is None or location is None:
             if self.dedupe:
                 self.log.debug("iSendPro alert: no run id in the callback context, de-duplication off")
             return None
-        from airflow_provider_isendpro.operators.sms import default_ledger_root
         from airflow_provider_isendpro.sending.ledger import open_store
 
-        root = str(self.ledger_path or default_ledger_root()).rstrip("/")
-        store = open_store(f"{root}/_notifier", [event.dag_id, str(event.run_id)], self.ledger_conn_id)
+        store = open_store(
+            location.child("_notifier").root, [event.dag_id, str(event.run_id)], location.conn_id
+        )
         return AlertMarker(store, plan.key, self.log)
+
+    def _gate(self, location: LedgerLocation | None, event: AlertEvent) -> ThrottleGate | None:
+        if location is None or self.throttle_seconds is None:
+            return None
+        return ThrottleGate(location, self.throttle_scope, event.dag_id, self.throttle_seconds, self.log)
+
+    def _groups(
+        self, gate: ThrottleGate | None, event: AlertEvent, plan: AlertPlan
+    ) -> list[tuple[AlertPlan, list[Admission]]]:
+        """The sends this alert makes: one per distinct held-back summary among the numbers the
+        throttle lets through (usually one; none when every number is held)."""
+        if gate is None:
+            return [(plan, [])]
+        admissions = gate.admit(plan, event)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, admission in enumerate(admissions):
+            if admission.send:
+                groups.setdefault(tuple(summary_forms(admission.held)), []).append(i)
+        sends = []
+        for forms, indexes in groups.items():
+            numbers = [plan.numbers[i] for i in indexes]
+            sends.append(
+                (
+                    AlertPlan(
+                        numbers=numbers,
+                        text=self._text(event, numbers, plan.sender, forms) if forms else plan.text,
+                        sender=plan.sender,
+                        trackers=[plan.trackers[i] for i in indexes],
+                        key=plan.key,
+                    ),
+                    [admissions[i] for i in indexes],
+                )
+            )
+        return sends
 
     # -- sending ----------------------------------------------------------------------------------------
 
@@ -672,28 +377,37 @@ class IsendproNotifier(BaseNotifier):
         if rendered._should_skip(event):
             return
         try:
-            rendered._deliver_sync(ctx, event)
+            rendered._deliver_sync(event)
         except _Aborted:
             return
         except Exception as exc:
             rendered._log_failure(exc)
 
-    def _deliver_sync(self, ctx: dict[str, Any], event: AlertEvent) -> None:
+    def _deliver_sync(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
+        location = self._location()
         hook = IsendproHook(str(self.isendpro_conn_id))
         try:
             default_sender = hook.default_sender if self.sender in (None, "") else None
-            plan = self._plan(ctx, event, default_sender)
-            marker = self._marker(event, plan)
+            plan = self._plan(event, default_sender)
+            marker = self._marker(location, event, plan)
             if marker is not None and not marker.claim(plan):
                 return
-            try:
-                result = self._call(hook.client, plan)
-            except BaseException as exc:
-                self._settle_error(marker, plan, exc)
-                raise
-            self._settle(marker, plan, result)
+            gate = self._gate(location, event)
+            sends = self._groups(gate, event, plan)
+            results = []
+            for part, admissions in sends:
+                try:
+                    result = self._call(hook.client, part)
+                except BaseException as exc:
+                    self._release(gate, admissions)
+                    self._settle_error(marker, plan, exc)
+                    raise
+                if not result.accepted:
+                    self._release(gate, admissions)
+                results.append((part, result))
+            self._settle(marker, plan, results)
         finally:
             hook.close()
 
@@ -703,31 +417,40 @@ class IsendproNotifier(BaseNotifier):
         if rendered._should_skip(event):
             return
         try:
-            await rendered._deliver_async(ctx, event)
+            await rendered._deliver_async(event)
         except _Aborted:
             return
         except Exception as exc:
             rendered._log_failure(exc)
 
-    async def _deliver_async(self, ctx: dict[str, Any], event: AlertEvent) -> None:
+    async def _deliver_async(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
+        location = self._location()
         hook = IsendproHook(str(self.isendpro_conn_id))
         default_sender = None
         if self.sender in (None, ""):
-            default_sender = await _async_default_sender(str(self.isendpro_conn_id))
-        plan = self._plan(ctx, event, default_sender)
-        marker = self._marker(event, plan)
-        # Marker storage is file or object-storage I/O: keep it off the triggerer's event loop.
+            default_sender = await async_default_sender(str(self.isendpro_conn_id))
+        plan = self._plan(event, default_sender)
+        marker = self._marker(location, event, plan)
+        # Marker and throttle storage is file or object-storage I/O: keep it off the triggerer's loop.
         if marker is not None and not await asyncio.to_thread(marker.claim, plan):
             return
-        try:
-            async with await hook.get_async_client() as client:
-                result: SendResult = await self._call(client, plan)
-        except BaseException as exc:
-            await asyncio.to_thread(self._settle_error, marker, plan, exc)
-            raise
-        await asyncio.to_thread(self._settle, marker, plan, result)
+        gate = self._gate(location, event)
+        sends = await asyncio.to_thread(self._groups, gate, event, plan)
+        results = []
+        async with await hook.get_async_client() as client:
+            for part, admissions in sends:
+                try:
+                    result: SendResult = await self._call(client, part)
+                except BaseException as exc:
+                    await asyncio.to_thread(self._release, gate, admissions)
+                    await asyncio.to_thread(self._settle_error, marker, plan, exc)
+                    raise
+                if not result.accepted:
+                    await asyncio.to_thread(self._release, gate, admissions)
+                results.append((part, result))
+        await asyncio.to_thread(self._settle, marker, plan, results)
 
     def _call(self, client: Any, plan: AlertPlan) -> Any:
         """``client.send_sms`` (one number) or ``send_sms_multi``: a SendResult, or its awaitable."""
@@ -741,26 +464,39 @@ class IsendproNotifier(BaseNotifier):
             nostop=self.nostop, max_segments=self.max_segments,
         )  # fmt: skip
 
-    def _settle(self, marker: AlertMarker | None, plan: AlertPlan, result: SendResult) -> None:
+    @staticmethod
+    def _release(gate: ThrottleGate | None, admissions: list[Admission]) -> None:
+        if gate is not None:
+            gate.release(admissions)
+
+    def _settle(
+        self, marker: AlertMarker | None, plan: AlertPlan, results: list[tuple[AlertPlan, SendResult]]
+    ) -> None:
         from airflow_provider_isendpro.sms import count_segments, mask_number
 
-        segments = count_segments(plan.text)[2]
-        for status in result.recipients:
-            if status.accepted:
-                self.log.info(
-                    "iSendPro alert sent to %s via connection %r (%d characters, %d SMS segment%s)",
-                    mask_number(status.number), self.isendpro_conn_id, len(plan.text), segments,
-                    "" if segments == 1 else "s",
-                )  # fmt: skip
-            else:
-                self.log.error(
-                    "iSendPro refused the alert for %s via connection %r: code %s, %s",
-                    mask_number(status.number), self.isendpro_conn_id, status.code, status.message,
-                )  # fmt: skip
-        accepted = len(result.accepted)
+        if not results:
+            if marker is not None:
+                marker.settle("held", plan, "held back by the throttle")
+            return
+        accepted = total = 0
+        for part, result in results:
+            segments = count_segments(part.text)[2]
+            for status in result.recipients:
+                if status.accepted:
+                    self.log.info(
+                        "iSendPro alert sent to %s via connection %r (%d characters, %d SMS segment%s)",
+                        mask_number(status.number), self.isendpro_conn_id, len(part.text), segments,
+                        "" if segments == 1 else "s",
+                    )  # fmt: skip
+                else:
+                    self.log.error(
+                        "iSendPro refused the alert for %s via connection %r: code %s, %s",
+                        mask_number(status.number), self.isendpro_conn_id, status.code, status.message,
+                    )  # fmt: skip
+            accepted += len(result.accepted)
+            total += len(result.recipients)
         if marker is not None:
-            detail = f"{accepted} of {len(result.recipients)} accepted"
-            marker.settle("sent" if accepted else "failed", plan, detail)
+            marker.settle("sent" if accepted else "failed", plan, f"{accepted} of {total} accepted")
 
     def _settle_error(self, marker: AlertMarker | None, plan: AlertPlan, exc: BaseException) -> None:
         from airflow_provider_isendpro.errors import IsendproUnknownOutcomeError
@@ -787,38 +523,8 @@ class IsendproNotifier(BaseNotifier):
         else:
             self.log.error(
                 "iSendPro alert NOT sent via connection %r: unexpected %s: %s. The task's own state is "
-                "unaffected", conn_id, type(exc).__name__, _redact(str(exc)),
+                "unaffected", conn_id, type(exc).__name__, redact(str(exc)),
             )  # fmt: skip
-
-
-def _add_accessors(ctx: dict[str, Any]) -> None:
-    """``var`` and ``conn`` for templates, where Airflow's context lacks them (DAG callbacks called
-    directly, Deadline Alert contexts), so that ``to="{{ var.value.oncall_phone }}"`` works everywhere."""
-    if "var" in ctx and "conn" in ctx:
-        return
-    try:
-        from airflow.sdk.execution_time.context import ConnectionAccessor, VariableAccessor
-    except ImportError:  # pragma: no cover - an SDK that moved them: templates without var/conn
-        return
-    ctx.setdefault(
-        "var",
-        {"json": VariableAccessor(deserialize_json=True), "value": VariableAccessor(deserialize_json=False)},
-    )
-    ctx.setdefault("conn", ConnectionAccessor())
-
-
-async def _async_default_sender(conn_id: str) -> str | None:
-    """The connection's ``sender`` extra, read without blocking the event loop (None on any problem:
-    the send itself reports a broken connection)."""
-    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
-
-    try:
-        conn = await get_async_connection(conn_id)
-        extra = await get_async_extra_dejson(conn)
-    except Exception:
-        return None
-    sender = extra.get("sender")
-    return str(sender).strip() or None if sender else None
 
 
 #: Function-style alias, as Airflow's own notifiers offer:
@@ -826,6 +532,7 @@ async def _async_default_sender(conn_id: str) -> str | None:
 send_isendpro_notification = IsendproNotifier
 
 __all__ = [
+    "MIN_DETAIL_WITH_LINK",
     "PENDING_GRACE_SECONDS",
     "AlertEvent",
     "AlertMarker",
@@ -833,5 +540,7 @@ __all__ = [
     "default_alert_text",
     "describe_event",
     "exception_summary",
+    "format_when",
     "send_isendpro_notification",
+    "split_recipients",
 ]

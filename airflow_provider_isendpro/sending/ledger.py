@@ -213,7 +213,11 @@ class ObjectStorageLedgerStore:
             invalidate(self.root.path)
         if not self.root.exists():
             return set()
-        return {p.name for p in self.root.iterdir() if p.name.endswith(".json")}
+        return {
+            p.name
+            for p in self.root.iterdir()
+            if p.name.endswith(".json") and not p.name.startswith("_claim.")
+        }
 
     def read(self, name: str) -> str:
         return str((self.root / name).read_text())
@@ -221,14 +225,64 @@ class ObjectStorageLedgerStore:
     def write(self, name: str, text: str, *, durable: bool = True) -> None:
         (self.root / name).write_text(text)  # an object store acknowledges a PUT once it is stored
 
+    #: Filesystems whose ``pipe_file(mode="create")`` is an atomic conditional write: s3fs sends
+    #: ``If-None-Match: *`` (AWS S3, MinIO, moto). Elsewhere fsspec's default checks, then writes,
+    #: which two writers can both pass: :meth:`_claim_then_verify` is used instead.
+    ATOMIC_CREATE: frozenset[str] = frozenset({"s3fs.core.S3FileSystem"})
+    #: A claim older than this was left by a process that died: ignored.
+    CLAIM_TTL = 60.0
+
     def create(self, name: str, text: str) -> bool:
-        """A conditional put (``If-None-Match: *`` on S3) through fsspec's ``mode="create"``."""
+        """A conditional put (``If-None-Match: *`` on S3) through fsspec's ``mode="create"`` where the
+        backend makes it atomic, else :meth:`_claim_then_verify`."""
         target = self.root / name
+        fs = target.fs
+        if f"{type(fs).__module__}.{type(fs).__qualname__}" not in self.ATOMIC_CREATE:
+            return self._claim_then_verify(name, text)
         try:
-            target.fs.pipe_file(target.path, text.encode(), mode="create")
+            fs.pipe_file(target.path, text.encode(), mode="create")
         except FileExistsError:
             return False
         return True
+
+    def _claim_then_verify(self, name: str, text: str) -> bool:
+        """Create-if-absent from plain writes and listings (needs read-after-write and list-after-write
+        consistency, as S3, GCS and Azure Blob give):
+
+        1. ``name`` exists: lose. 2. Write a claim object unique to this call
+        (``_claim.<name>.<time_ns>.<random>.json``), list the claims for ``name``. 3. Alone (ignoring
+        claims older than :data:`CLAIM_TTL`) and ``name`` still absent: write ``name``, *then* delete the
+        claim, and win. 4. Not alone: delete the claim, wait a random 20-200 ms, start again.
+
+        Two contenders never both win: whichever lists second sees the first's claim, or, if that claim
+        is already deleted, the ``name`` written before its deletion. Both may see each other and retreat;
+        the random wait breaks the tie. After 20 rounds: :class:`TimeoutError` (callers fail open).
+        """
+        import random
+        import time
+        import uuid
+
+        prefix = f"_claim.{name}."
+        for _ in range(20):
+            if (self.root / name).exists():
+                return False
+            now = time.time_ns()
+            claim = f"{prefix}{now}.{uuid.uuid4().hex}.json"
+            (self.root / claim).write_text("")
+            rivals = [
+                p.name
+                for p in self.root.iterdir()
+                if p.name.startswith(prefix)
+                and p.name != claim
+                and now - int(p.name[len(prefix) :].split(".")[0]) < self.CLAIM_TTL * 1e9
+            ]
+            if not rivals and not (self.root / name).exists():
+                (self.root / name).write_text(text)
+                (self.root / claim).unlink()
+                return True
+            (self.root / claim).unlink()
+            time.sleep(random.uniform(0.02, 0.2))  # a back-off, not a secret
+        raise TimeoutError(f"could not create {name} in {self.root}: too many concurrent claims")
 
     def delete(self, name: str) -> None:
         target = self.root / name

@@ -22,9 +22,15 @@ def example_bag() -> Any:
 
 
 @pytest.fixture
-def run_example(airflow_db: None, example_bag: Any) -> Callable[..., Any]:
-    """``run_example(dag_id, run_conf=...)``: write the DAG to the metadata DB, run it with ``dag.test()``."""
+def run_example(
+    airflow_db: None, example_bag: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
+    """``run_example(dag_id, run_conf=...)``: write the DAG to the metadata DB, run it with ``dag.test()``.
+
+    Each test has its own ledger, so that no alert throttle window (10 minutes by default) carries over."""
     from tests.dagruns import sync_dag
+
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", str(tmp_path / "ledger"))
 
     def run(dag_id: str, **kwargs: Any) -> Any:
         dag = example_bag.dags[dag_id]

@@ -16,6 +16,7 @@ EXAMPLE_DAGS = {
     "isendpro_campaign",
     "isendpro_scheduled_send",
     "isendpro_bulk_mapped",
+    "isendpro_alert_storm",
 }
 
 

@@ -51,6 +51,12 @@ def ledger(tmp_path: Path) -> str:
     return str(tmp_path / "ledger")
 
 
+@pytest.fixture(autouse=True)
+def _own_default_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own ``[isendpro] ledger_path``: throttle windows must not leak between tests."""
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", str(tmp_path / "default-ledger"))
+
+
 def read_markers(ledger: str, dag_id: str = "etl_sales", run_id: str = RUN_ID) -> list[dict[str, Any]]:
     """The de-duplication markers of one run, read through the ledger store (whatever its layout)."""
     from airflow_provider_isendpro.sending.ledger import open_store
@@ -100,3 +106,22 @@ def run_dag(airflow_db: None) -> Callable[..., Any]:
         return dag.test(logical_date=LOGICAL_DATE)
 
     return run
+
+
+#: The throttle clock's start: 2026-01-01 03:02 UTC.
+T0 = dt.datetime(2026, 1, 1, 3, 2, tzinfo=dt.timezone.utc).timestamp()
+
+
+class Clock:
+    """The throttle's wall clock, moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from airflow_provider_isendpro.notifications import throttle
+
+        self.now = T0
+        monkeypatch.setattr(throttle, "_now", lambda: self.now)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)

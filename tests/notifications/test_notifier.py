@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from airflow_provider_isendpro.notifications import sms as notifier_module
+from airflow_provider_isendpro.notifications import marker as marker_module
 from airflow_provider_isendpro.notifications.sms import (
     PENDING_GRACE_SECONDS,
     IsendproNotifier,
@@ -225,7 +225,7 @@ def test_dag_level_context_from_the_dag_processor(isendpro_emulator: IsendproEmu
         "[Airflow] DAG etl_sales failed at 2026-01-01 03:00 UTC: task load failed"
     ]
     context["run_id"] = "manual__1"
-    IsendproNotifier(to=ONCALL, ledger_path=ledger)(context)
+    IsendproNotifier(to=ONCALL, ledger_path=ledger, throttle=None)(context)
     assert isendpro_emulator.sent[1].text == (
         "[Airflow] DAG etl_sales failed at 2026-01-01 03:00 UTC: task load failed "
         "http://localhost:8080/dags/etl_sales/runs/manual__1"
@@ -472,12 +472,12 @@ def test_marker_lives_beside_the_send_ledger(isendpro_emulator: IsendproEmulator
 
 
 def test_each_try_alerts_once(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
-    notifier = IsendproNotifier(to=ONCALL, text="x", ledger_path=ledger)
+    notifier = IsendproNotifier(to=ONCALL, text="x", ledger_path=ledger, throttle=None)
     notifier(task_context(None, state="up_for_retry", max_tries=1))  # try 1: on_retry_callback
     notifier(task_context(None, state="failed", max_tries=1))  # try 1 again: failure callback mix-up
     notifier(task_context(None, state="failed", try_number=2, max_tries=1))  # try 2: final failure
     notifier(task_context(None, state="running", try_number=2, max_tries=1))  # try 2 from the DAG processor
-    IsendproNotifier(to="0698765432", text="x", ledger_path=ledger)(
+    IsendproNotifier(to="0698765432", text="x", ledger_path=ledger, throttle=None)(
         task_context(None, try_number=2)
     )  # other person
     assert [s.tel for s in isendpro_emulator.sent] == ["0612345678", "0612345678", "0698765432"]
@@ -510,7 +510,7 @@ def write_marker(
 def test_pending_marker_of_an_invocation_in_flight_is_respected(
     isendpro_emulator: IsendproEmulator, ledger: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(notifier_module, "_now", lambda: 10_000.0)
+    monkeypatch.setattr(marker_module, "_now", lambda: 10_000.0)
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
     write_marker(ledger, notifier, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS + 1)
     with structlog.testing.capture_logs() as logs:
@@ -525,7 +525,7 @@ def test_pending_marker_of_an_invocation_in_flight_is_respected(
 def test_stale_pending_marker_is_sent_again(
     isendpro_emulator: IsendproEmulator, ledger: str, monkeypatch: pytest.MonkeyPatch, markers: Any
 ) -> None:
-    monkeypatch.setattr(notifier_module, "_now", lambda: 10_000.0)
+    monkeypatch.setattr(marker_module, "_now", lambda: 10_000.0)
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
     write_marker(ledger, notifier, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS)
     with structlog.testing.capture_logs() as logs:
@@ -555,23 +555,35 @@ def test_unreadable_marker_does_not_stop_the_alert(isendpro_emulator: IsendproEm
     assert events(logs, "warning")[0].endswith("(JSONDecodeError); sending anyway")
 
 
-def test_unwritable_marker_does_not_stop_the_alert(
-    isendpro_emulator: IsendproEmulator, tmp_path: Path
-) -> None:
+def test_unreachable_store_never_stops_an_alert(isendpro_emulator: IsendproEmulator, tmp_path: Path) -> None:
+    """Markers and throttle windows cannot be written: every alert is sent (fail open), the log says why."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with structlog.testing.capture_logs() as logs:
-        IsendproNotifier(to=ONCALL, ledger_path=str(blocker))(task_context(None))
-    assert len(isendpro_emulator.sent) == 1
+        for try_number in (1, 2, 3):  # would be held back by the 10-minute throttle with a working store
+            IsendproNotifier(to=ONCALL, ledger_path=str(blocker))(task_context(None, try_number=try_number))
+    assert len(isendpro_emulator.sent) == 3
     warnings = events(logs, "warning")
-    assert len(warnings) == 2  # pending, then sent
-    assert all("cannot write the de-duplication marker" in w for w in warnings)
+    assert len(warnings) == 9  # per alert: marker pending, throttle, marker sent
+    from airflow_provider_isendpro.sending.ledger import open_store
+
+    marker_dir = open_store(f"{blocker}/_notifier", ["etl_sales", RUN_ID]).describe()
+    assert [w for w in warnings if "de-duplication marker" in w] == [
+        f"iSendPro alert: cannot write the de-duplication marker in {marker_dir} (NotADirectoryError); a "
+        "repeated callback may send this alert again"
+    ] * 6
+    throttle_dir = f"{blocker}/_notifier/_throttle/dag/etl_sales/eb8ee2449ad37fd3"
+    assert [w for w in warnings if "throttle" in w] == [
+        f"iSendPro alert throttle: cannot use its store {throttle_dir} (NotADirectoryError: [Errno 20] Not a "
+        f"directory: '{throttle_dir}'); sending this alert to 06****5678 anyway (fail open: a throttle never "
+        "stops an alert)"
+    ] * 3
 
 
 def test_dedupe_off(
     isendpro_emulator: IsendproEmulator, ledger: str, markers: Callable[..., list[Any]]
 ) -> None:
-    notifier = IsendproNotifier(to=ONCALL, text="x", dedupe=False, ledger_path=ledger)
+    notifier = IsendproNotifier(to=ONCALL, text="x", dedupe=False, ledger_path=ledger, throttle=None)
     notifier(task_context(None))
     notifier(task_context(None))
     assert len(isendpro_emulator.sent) == 2

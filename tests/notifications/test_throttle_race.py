@@ -1,0 +1,171 @@
+"""Two or more processes racing for one throttle window: exactly one SMS, on a local folder and on S3.
+
+The processes are real (``spawn``), released together by a barrier; the S3-compatible server is
+``moto[server]`` on a free loopback port, reached through s3fs (conditional PUT ``If-None-Match: *``).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_isendpro.testing import IsendproEmulator
+
+pytestmark = pytest.mark.integration
+
+PROCESSES = 5
+ONCALL = "06 12 34 56 78"
+NUMBER_FOLDER = "eb8ee2449ad37fd3"  # throttle.number_folder("0612345678")
+#: The ledger's connection id (``ledger_conn_id``), attached to the loopback server in every process.
+CONN_ID = "moto_ledger"
+FAKE_S3 = {
+    "key": "fake-access-key",
+    "secret": "fake-secret-key",
+    "client_kwargs": {"region_name": "us-east-1"},
+}
+
+
+def _attach_s3(endpoint: str | None, fallback: bool = False) -> None:
+    """Point Airflow's ``s3://`` object storage at the loopback server (as the amazon provider would);
+    ``fallback``: use the claim-then-verify protocol instead of the conditional PUT."""
+    if endpoint is None:
+        return
+    if fallback:
+        from airflow_provider_isendpro.sending.ledger import ObjectStorageLedgerStore
+
+        ObjectStorageLedgerStore.ATOMIC_CREATE = frozenset()
+    import s3fs
+    from airflow.sdk.io import attach
+
+    attach("s3", conn_id=CONN_ID, fs=s3fs.S3FileSystem(endpoint_url=endpoint, **FAKE_S3))
+
+
+def _create(root: str, endpoint: str | None, fallback: bool, barrier: Any, results: Any) -> None:
+    from airflow_provider_isendpro.sending.ledger import open_store
+
+    _attach_s3(endpoint, fallback)
+    store = open_store(root, ["race"], CONN_ID if endpoint else None)
+    store.names()  # warm up (connections, listing caches) before the start line
+    barrier.wait()
+    results.put(store.create("w00000001.json", json.dumps({"pid": multiprocessing.current_process().name})))
+
+
+def _alert(ledger: str, endpoint: str | None, fallback: bool, barrier: Any, index: int, results: Any) -> None:
+    from airflow_provider_isendpro.notifications.sms import IsendproNotifier
+    from tests.notifications.conftest import task_context
+
+    _attach_s3(endpoint, fallback)
+    conn_id = CONN_ID if endpoint else None
+    notifier = IsendproNotifier(
+        to=ONCALL, text="KO {{ ti.map_index }}", ledger_path=ledger, ledger_conn_id=conn_id
+    )
+    barrier.wait()
+    notifier(task_context(ValueError("source down"), map_index=index))
+    results.put(index)
+
+
+def _run(target: Any, *args: Any) -> list[Any]:
+    """Run ``target(*args, barrier, [index,] queue)`` in PROCESSES spawned processes; their results."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES)
+    results = ctx.Queue()
+    procs = []
+    for index in range(PROCESSES):
+        extra = (index,) if target is _alert else ()
+        procs.append(ctx.Process(target=target, args=(*args, barrier, *extra, results)))
+    for proc in procs:
+        proc.start()
+    out = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free loopback port with an ``alerts`` bucket; stopped after the module."""
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    s3fs.S3FileSystem(endpoint_url=endpoint, **FAKE_S3).call_s3("create_bucket", Bucket="alerts")
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint: str) -> Iterator[str]:
+    """This process's ``s3://`` store attached to the loopback server (detached afterwards)."""
+    from airflow.sdk.io.store import _STORE_CACHE
+
+    _attach_s3(s3_endpoint)
+    try:
+        yield s3_endpoint
+    finally:
+        _STORE_CACHE.pop(f"s3-{CONN_ID}", None)
+
+
+BACKENDS = ["local", "s3", "s3-claim-then-verify"]
+
+
+@pytest.fixture
+def fallback(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """True for the claim-then-verify backend (in this process too, for the reads that follow)."""
+    from airflow_provider_isendpro.sending.ledger import ObjectStorageLedgerStore
+
+    on = request.node.callspec.params["backend"] == "s3-claim-then-verify"
+    if on:
+        monkeypatch.setattr(ObjectStorageLedgerStore, "ATOMIC_CREATE", frozenset())
+    return on
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_create_if_absent_has_one_winner(
+    backend: str, fallback: bool, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    from airflow_provider_isendpro.sending.ledger import open_store
+
+    endpoint = request.getfixturevalue("s3") if backend != "local" else None
+    root = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
+    assert sorted(_run(_create, root, endpoint, fallback)) == [False] * (PROCESSES - 1) + [True]
+    assert open_store(root, ["race"], CONN_ID if endpoint else None).names() == {"w00000001.json"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_processes_failing_at_the_same_instant_send_one_sms(
+    backend: str,
+    fallback: bool,
+    isendpro_emulator: IsendproEmulator,
+    tmp_path: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    from airflow_provider_isendpro.sending.ledger import open_store
+
+    endpoint = request.getfixturevalue("s3") if backend != "local" else None
+    ledger = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
+    assert sorted(_run(_alert, ledger, endpoint, fallback)) == list(range(PROCESSES))
+    [sms] = isendpro_emulator.sent
+    # The winner lists the alerts already held when it claims the report (possible when its window
+    # creation is slow, as with claim-then-verify): "KO 0 (+1 more since 05:25: etl_sales.load[2])".
+    match = re.fullmatch(
+        r"KO (\d+)(?: \(\+\d+ more since \d\d:\d\d: etl_sales\.load\[[-,\d]+\]\))?", sms.text
+    )
+    assert match, sms.text
+    winner = int(match.group(1))
+    folders = ["dag", "etl_sales", NUMBER_FOLDER]
+    store = open_store(f"{ledger}/_notifier/_throttle", folders, CONN_ID if endpoint else None)
+    names = store.names()
+    held = sorted(json.loads(store.read(n))["map_index"] for n in names if n.startswith("h-"))
+    assert held == [i for i in range(PROCESSES) if i != winner]  # nothing lost
+    assert {n for n in names if not n.startswith("h-")} == {"w00000001.json"}
