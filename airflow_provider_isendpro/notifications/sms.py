@@ -86,6 +86,8 @@ class IsendproNotifier(BaseNotifier):
         is counted in the budget (see ``nostop``). An invalid sender is logged and left out.
     :param nostop: ask iSendPro to leave out the STOP mention (approved transactional accounts).
     :param max_segments: SMS parts the alert may use (1-6); the text is shortened to fit.
+    :param ucs2_overseas: let alerts to the French overseas departments (Réunion, Guadeloupe...) carry
+        non-GSM characters as UCS-2; by default they are made GSM-7, as for metropolitan France (always).
     :param isendpro_conn_id: the iSendPro connection (templated).
     :param only_on_final_failure: skip the alert when the task will be retried (state ``up_for_retry``,
         or tries left), so on-call hears only about failures that need a human.
@@ -121,6 +123,7 @@ class IsendproNotifier(BaseNotifier):
         sender: str | None = None,
         nostop: bool = False,
         max_segments: int = 1,
+        ucs2_overseas: bool = False,
         isendpro_conn_id: str = "isendpro_default",
         only_on_final_failure: bool = False,
         dedupe: bool = True,
@@ -152,6 +155,7 @@ class IsendproNotifier(BaseNotifier):
         self.sender = sender
         self.nostop = nostop
         self.max_segments = max_segments
+        self.ucs2_overseas = ucs2_overseas
         self.isendpro_conn_id = isendpro_conn_id
         self.only_on_final_failure = only_on_final_failure
         self.dedupe = dedupe
@@ -288,7 +292,7 @@ class IsendproNotifier(BaseNotifier):
         from airflow_provider_isendpro.sms.fit import fit_message, make_sendable
 
         stop_suffix = sender is not None and not self.nostop
-        gsm_only = any(n.gsm_only for n in numbers)
+        gsm_only = any(n.gsm_only_for(ucs2_overseas=self.ucs2_overseas) for n in numbers)
         segments = self.max_segments
         if self.text is None or not str(self.text).strip():
             return default_alert_text(
@@ -457,11 +461,11 @@ class IsendproNotifier(BaseNotifier):
         if len(plan.numbers) == 1:
             return client.send_sms(
                 plan.numbers[0], plan.text, sender=plan.sender, tracker=plan.trackers[0],
-                nostop=self.nostop, max_segments=self.max_segments,
+                nostop=self.nostop, max_segments=self.max_segments, ucs2_overseas=self.ucs2_overseas,
             )  # fmt: skip
         return client.send_sms_multi(
             plan.numbers, plan.text, sender=plan.sender, trackers=plan.trackers,
-            nostop=self.nostop, max_segments=self.max_segments,
+            nostop=self.nostop, max_segments=self.max_segments, ucs2_overseas=self.ucs2_overseas,
         )  # fmt: skip
 
     @staticmethod

@@ -67,16 +67,6 @@ def _limit(name: str, value: Any, *, whole: bool) -> Any:
     return value
 
 
-def default_ledger_root() -> str:
-    """The configured ledger root (``[isendpro] ledger_path``, else ``$AIRFLOW_HOME/isendpro/ledger``).
-
-    Kept for the notifier until it calls :func:`~airflow_provider_isendpro.sending.location.resolve_ledger`
-    itself; new code should use that."""
-    from airflow_provider_isendpro.sending.location import resolve_ledger
-
-    return resolve_ledger().root
-
-
 class SendSmsOperator(BaseOperator):
     """Send SMS through iSendPro: to one number, a list, rows with personal fields, or a file of numbers.
 
