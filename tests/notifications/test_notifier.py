@@ -167,6 +167,35 @@ def test_french_recipient_gets_gsm_text(isendpro_emulator: IsendproEmulator, led
     assert isendpro_emulator.sent[0].encoding == "GSM-7"
 
 
+@pytest.mark.parametrize("transport", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("ucs2_overseas", "text", "encoding"),
+    [
+        (False, "Échec « load » – voir l'entrepot", "GSM-7"),
+        (True, "Échec « load » – voir l’entrepôt 🚨", "UCS-2"),
+    ],
+)
+def test_overseas_recipient_gets_ucs2_only_when_allowed(
+    isendpro_emulator: IsendproEmulator,
+    ledger: str,
+    ucs2_overseas: bool,
+    text: str,
+    encoding: str,
+    transport: str,
+) -> None:
+    notifier = IsendproNotifier(
+        to="+262 692 12 34 56", text="Échec « {{ ti.task_id }} » – voir l’entrepôt 🚨",
+        ucs2_overseas=ucs2_overseas, ledger_path=ledger, throttle=None,
+    )  # fmt: skip
+    if transport == "sync":
+        notifier(task_context(None))
+    else:
+        asyncio.run(notifier.async_notify(task_context(None)))
+    [sms] = isendpro_emulator.sent
+    expected = text if ucs2_overseas else 'Échec " load " - voir l\'entrepot ?'
+    assert (sms.tel, sms.text, sms.encoding, sms.ucs2) == ("262692123456", expected, encoding, ucs2_overseas)
+
+
 def test_invalid_numbers_are_skipped_and_reported(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
     notifier = IsendproNotifier(
         to=["not a number", "06 12 34 56 78", "+33 6 12 34 56 78"], ledger_path=ledger
