@@ -84,9 +84,10 @@ ROWS = (
 #: What does not work, or works differently, on a minor (shown in the README's support table).
 NOTES = {
     "3.3": "reference stack: every feature",
-    "3.2": "every feature; under `dag.test()` a failure alert has no exception text (Airflow 3.2 does "
-    "not pass it to the callback there; real deployments do)",
-    "3.1": "every feature; same `dag.test()` alert note as 3.2",
+    "3.2": "every feature; under `dag.test()` only, a task-failure alert lacks the error text (3.2's "
+    "`dag.test()` leaves `exception` out of the callback context; workers set it)",
+    "3.1": "every feature but `IsendproNotifier` as a Deadline Alert callback (Deadline Alerts arrived in "
+    "Airflow 3.2); same `dag.test()` note as 3.2",
 }
 
 

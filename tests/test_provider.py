@@ -17,10 +17,11 @@ def test_package_name_is_the_canonical_distribution_name() -> None:
 
 def test_providers_manager_discovers_the_provider_and_connection_type() -> None:
     from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from tests.compat import provider_hooks
 
     assert "airflow-provider-isendpro" in ProvidersManager().providers
-    hooks = ProvidersManagerTaskRuntime().hooks
+    hooks = provider_hooks()
     assert "isendpro" in hooks
     assert hooks["isendpro"].hook_class_name == "airflow_provider_isendpro.hooks.isendpro.IsendproHook"
     assert hooks["isendpro"].connection_id_attribute_name == "isendpro_conn_id"

@@ -19,6 +19,7 @@ from airflow_provider_isendpro.notifications.sms import (
 )
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import MAGIC_BLACKLISTED, IsendproEmulator
+from tests.compat import needs_deadline_alerts
 from tests.notifications.conftest import RUN_ID, task_context
 
 HEAD = "[Airflow] etl_sales.load failed (try 1/1) at 2026-01-01 03:00 UTC"
@@ -65,6 +66,7 @@ def test_max_segments_is_checked_at_parse_time(value: Any) -> None:
     assert exc.value.field == "max_segments"
 
 
+@needs_deadline_alerts
 def test_deadline_alert_accepts_it_as_an_async_callback() -> None:
     import datetime as dt
 
@@ -251,6 +253,7 @@ def test_async_notify_direct(isendpro_emulator: IsendproEmulator, ledger: str) -
     assert [(s.tel, s.text) for s in isendpro_emulator.sent] == [("0612345678", DEADLINE_TEXT)]
 
 
+@needs_deadline_alerts
 def test_async_as_the_triggerer_runs_a_deadline_callback(
     isendpro_emulator: IsendproEmulator, ledger: str
 ) -> None:
