@@ -400,6 +400,7 @@ def test_recipient_template_error_aborts_with_a_log(isendpro_emulator: IsendproE
 def test_dag_template_env_failure_uses_a_plain_environment(isendpro_emulator: IsendproEmulator) -> None:
     class BrokenDag:
         dag_id = "d"
+        render_template_as_native_obj = False  # a SerializedDAG has it (Airflow 3.1's templater reads it)
 
         def get_template_env(self, **kwargs: Any) -> Any:
             raise AttributeError("'SerializedDAG' object has no attribute 'get_template_env'")
