@@ -9,9 +9,10 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 DEMO_DIR := .demo
+MATRIX_DIR := .matrix
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install test lint typecheck pytest demo clean constraints e2e e2e-celery fuzz
+.PHONY: install test lint typecheck pytest demo clean constraints e2e e2e-celery fuzz matrix support-table
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +29,10 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Its JUnit report is the pinned row of `make matrix` (Airflow 3.3, the venv's Python).
 pytest: install
-	$(VENV)/bin/pytest -p no:cacheprovider \
+	mkdir -p $(MATRIX_DIR)
+	$(VENV)/bin/pytest -p no:cacheprovider --junitxml=$(MATRIX_DIR)/airflow-3.3-py3.11.xml \
 	  --cov=airflow_provider_isendpro.sms --cov-branch --cov-report=term:skip-covered --cov-fail-under=100
 
 test: lint typecheck pytest
@@ -66,8 +69,34 @@ e2e-celery: install
 fuzz: install
 	$(PY) bench/fuzz.py --examples 100000 --seed 7
 
-constraints:
-	$(UV) pip freeze -p $(PY) --exclude-editable > constraints.txt
+# The support matrix (.ci/matrix.py): a venv per row under .matrix/ from the row's lock, Airflow 3.1 and
+# 3.2 on Python 3.11 (client, hook, operator, sensor, trigger, notifier, example-DAG tests), the whole suite
+# on Python 3.13 + Airflow 3.3, and the pinned row read from `make pytest`'s report (run `make test`
+# first); prints the table and checks README.md's support table against it. Python 3.13 comes from pyenv
+# ($(pyenv root)/versions/3.13.*) or python3.13 on PATH.
+matrix: install
+	$(PY) .ci/matrix.py
+
+# Writes the support table (generated from the matrix rows and the locks) between README.md's markers.
+support-table:
+	$(PY) .ci/matrix.py --write-readme
+
+# Regenerates every lock from its inputs: constraints/airflow-<minor>.in + pyproject.toml's dependencies
+# and `test` extra, resolved for Python >= 3.11 (--universal). constraints.txt is the Airflow 3.3 lock
+# (make install, the Python 3.13 row); constraints/airflow-3.1.txt and -3.2.txt serve `make matrix`.
+# Pins already in a lock are kept when still allowed: `make constraints UPGRADE=1` moves everything to
+# the newest allowed versions. Edit the .in files (or pyproject.toml), never the locks.
+LOCK_FOR_3.1 := constraints/airflow-3.1.txt
+LOCK_FOR_3.2 := constraints/airflow-3.2.txt
+LOCK_FOR_3.3 := constraints.txt
+constraints: install
+	for minor in 3.1 3.2 3.3; do
+	  case $$minor in 3.1) out=$(LOCK_FOR_3.1);; 3.2) out=$(LOCK_FOR_3.2);; 3.3) out=$(LOCK_FOR_3.3);; esac
+	  $(UV) pip compile -q $(if $(UPGRADE),--upgrade) --python-version 3.11 --universal \
+	    --custom-compile-command "make constraints" \
+	    pyproject.toml --extra test constraints/airflow-$$minor.in -o $$out
+	  echo "$$out: apache-airflow $$(grep -oP '^apache-airflow==\K\S+' $$out)"
+	done
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(DEMO_DIR) $(MATRIX_DIR) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -16,8 +16,9 @@ def get_provider_info() -> dict[str, Any]:
         # Must equal the canonical distribution name, or discovery fails for every provider.
         "package-name": "airflow-provider-isendpro",
         "name": "iSendPro",
-        "description": "Send SMS, qualify numbers (HLR), watch credit and alert by SMS with "
-        "[iSendPro](https://www.isendpro.com/).",
+        # Plain text: ``airflow providers list`` prints it as is (a Markdown link would show its syntax).
+        "description": "Send SMS, qualify numbers (HLR), watch credit and alert by SMS with iSendPro "
+        "(https://www.isendpro.com/).",
         "integrations": [
             {
                 "integration-name": "iSendPro",

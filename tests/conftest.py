@@ -10,7 +10,7 @@ import atexit
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ os.environ["AIRFLOW_HOME"] = _home
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags_examples")
 os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+# Every DAG sync writes (the default skips a write within 30 s of the last one): what the metadata DB holds
+# must not depend on how fast the machine runs the tests (see tests.compat.bundle_dag_bag).
+os.environ["AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL"] = "0"
 for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
     del os.environ[_name]
 
@@ -41,6 +44,16 @@ def airflow_db() -> None:
     from airflow.utils import db
 
     db.resetdb()
+
+
+@pytest.fixture(autouse=True)
+def _no_dag_records_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the metadata DB, delete every DAG record it left (see forget_all_dags)."""
+    yield
+    if "airflow_db" in request.fixturenames:
+        from tests.dagruns import forget_all_dags
+
+        forget_all_dags()
 
 
 @pytest.fixture(scope="session")

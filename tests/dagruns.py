@@ -6,7 +6,18 @@ from typing import Any
 
 from airflow_provider_isendpro.testing.dagtest import sync_dag
 
-__all__ = ["sync_dag", "task_states", "try_numbers", "xcom_value"]
+__all__ = ["serialized_versions", "sync_dag", "task_states", "try_numbers", "xcom_value"]
+
+
+def serialized_versions(dag_id: str) -> int:
+    """How many serialised versions of ``dag_id`` the metadata DB holds."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        query = select(func.count()).select_from(SerializedDagModel)
+        return int(session.scalar(query.where(SerializedDagModel.dag_id == dag_id)) or 0)
 
 
 def xcom_value(run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
@@ -38,3 +49,29 @@ def task_states(run: Any) -> dict[str, str]:
 
 def try_numbers(run: Any) -> dict[str, int]:
     return {ti.task_id: ti.try_number for ti in run.get_task_instances()}
+
+
+def forget_all_dags() -> None:
+    """Delete every DAG's records (runs, task instances, XComs, versions, serialised DAGs) from the test DB.
+
+    Run after each test that used the DB: a test then never meets another test's serialisation of the
+    same ``dag_id`` (an example parsed with other settings, an inline DAG reusing an id). Two serialised
+    versions of one ``dag_id`` make ``DagRun.serialized_dag``, a relationship on ``dag_id`` alone, find
+    several rows when a new run is flushed (``SAWarning: Multiple rows returned with uselist=False``).
+    """
+    from airflow.api.common.delete_dag import delete_dag
+    from airflow.models import DagModel, TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select, update
+
+    with create_session() as session:
+        dag_ids = list(session.scalars(select(DagModel.dag_id)))
+        # A test that killed a task on purpose may leave it "running"; delete_dag refuses those.
+        session.execute(
+            update(TaskInstance)
+            .where(TaskInstance.state == TaskInstanceState.RUNNING)
+            .values(state=TaskInstanceState.FAILED)
+        )
+    for dag_id in dag_ids:
+        delete_dag(dag_id, keep_records_in_log=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,20 +18,28 @@ def test_package_name_is_the_canonical_distribution_name() -> None:
 
 def test_providers_manager_discovers_the_provider_and_connection_type() -> None:
     from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from tests.compat import provider_hooks
 
     assert "airflow-provider-isendpro" in ProvidersManager().providers
-    hooks = ProvidersManagerTaskRuntime().hooks
+    hooks = provider_hooks()
     assert "isendpro" in hooks
     assert hooks["isendpro"].hook_class_name == "airflow_provider_isendpro.hooks.isendpro.IsendproHook"
     assert hooks["isendpro"].connection_id_attribute_name == "isendpro_conn_id"
 
 
 def test_connection_form_metadata_as_served_by_the_api_server() -> None:
-    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+    from tests.compat import airflow_version
 
-    metas = {m.connection_type: m for m in HookMetaService.hook_meta_data()}
-    meta = metas["isendpro"].model_dump()
+    # In a fresh process, as the API server builds it (its providers registry is a per-process singleton).
+    code = (
+        "import json\n"
+        "from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService\n"
+        "metas = {m.connection_type: m for m in HookMetaService.hook_meta_data()}\n"
+        "print(json.dumps(metas['isendpro'].model_dump(), default=str))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    meta = json.loads(out.stdout.strip().splitlines()[-1])
     assert meta["hook_name"] == "iSendPro SMS"
     standard = meta["standard_fields"]
     assert standard["host"]["title"] == "API base URL"
@@ -40,10 +49,14 @@ def test_connection_form_metadata_as_served_by_the_api_server() -> None:
         assert standard[hidden]["hidden"] is True
     extra = meta["extra_fields"]
     assert set(extra) == {"sender", "connect_timeout", "read_timeout", "sandbox"}
-    assert extra["sender"]["schema"]["maxLength"] == 11
-    assert extra["read_timeout"]["value"] == 30
-    assert extra["connect_timeout"]["value"] == 5
     assert extra["sandbox"]["schema"]["type"] == ["boolean", "null"]
+    if airflow_version() >= (3, 2):  # the declarative form of get_provider_info ("conn-fields")
+        assert extra["sender"]["schema"]["maxLength"] == 11
+        assert extra["read_timeout"]["value"] == 30
+        assert extra["connect_timeout"]["value"] == 5
+    else:  # 3.1: the hook's widgets (text fields; the hook reads the timeouts as numbers)
+        assert extra["sender"]["schema"] == {"title": "Default sender (emetteur)", "type": ["string", "null"]}
+        assert extra["read_timeout"]["schema"] == {"title": "Read timeout (s)", "type": ["string", "null"]}
 
 
 def test_every_class_path_in_provider_info_imports() -> None:
@@ -85,3 +98,17 @@ def test_hook_module_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_hook_field_behaviour_has_the_keys_airflow_validates() -> None:
+    # Airflow 3.1 reads the form from the hook and ignores a behaviour whose keys it does not know.
+    from airflow_provider_isendpro.hooks.isendpro import IsendproHook
+
+    assert IsendproHook.get_ui_field_behaviour() == {
+        "hidden_fields": ["schema", "port", "login"],
+        "relabeling": {"host": "API base URL", "password": "API key (keyid)"},
+        "placeholders": {
+            "host": "https://apirest.isendpro.com/cgi-bin",
+            "password": "Mon compte → Mon API → keyid",
+        },
+    }

@@ -119,23 +119,15 @@ class IsendproHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        from airflow_provider_isendpro.get_provider_info import get_provider_info
+        from airflow_provider_isendpro._compat import legacy_ui_field_behaviour
 
-        behaviour: dict[str, Any] = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
-        return behaviour
+        return legacy_ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, FloatField, StringField
+        from airflow_provider_isendpro._compat import legacy_connection_form_widgets
 
-        return {
-            "sender": StringField(lazy_gettext("Default sender (emetteur)"), widget=BS3TextFieldWidget()),
-            "connect_timeout": FloatField(lazy_gettext("Connect timeout (s)"), widget=BS3TextFieldWidget()),
-            "read_timeout": FloatField(lazy_gettext("Read timeout (s)"), widget=BS3TextFieldWidget()),
-            "sandbox": BooleanField(lazy_gettext("Sandbox mode")),
-        }
+        return legacy_connection_form_widgets()
 
     # -- Connection → client ---------------------------------------------------------------------------
 

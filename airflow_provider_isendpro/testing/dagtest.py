@@ -53,8 +53,9 @@ def _key(task_id: str, map_index: int) -> str:
 
 def load_dag(path: str | os.PathLike[str], dag_id: str | None = None) -> Any:
     """The DAG defined in a DAG file (the only one, or ``dag_id``); import errors are raised, not skipped."""
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_provider_isendpro._compat import dagbag_module
 
+    DagBag = dagbag_module().DagBag
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"DAG file {str(file)!r} does not exist (relative to {os.getcwd()!r})")
@@ -74,12 +75,14 @@ def load_dag(path: str | os.PathLike[str], dag_id: str | None = None) -> Any:
 def sync_dag(dag: Any) -> None:
     """Write a DAG to the metadata DB, as the DAG processor would (``dag.test()`` needs it serialised)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
+    from airflow_provider_isendpro._compat import dagbag_module
+
+    dagbag = dagbag_module()
     DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
+    bag = dagbag.DagBag(dag_folder=os.devnull)
     bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    dagbag.sync_bag_to_db(bag, "dags-folder", None)
 
 
 def ensure_pools(dag: Any, slots: dict[str, int] | None = None) -> None:

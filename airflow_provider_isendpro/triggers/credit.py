@@ -8,8 +8,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_isendpro.credit_rules import (
+    check_thresholds,
+    credit_reached,
+    describe,
+    error_event,
+    is_transient,
+)
 from airflow_provider_isendpro.errors import IsendproError, IsendproRateLimitError
-from airflow_provider_isendpro.sensors.credit import check_thresholds, credit_reached, describe, is_transient
 
 #: First wait after a transient error, in seconds; doubled per consecutive error, capped at the poll
 #: interval (a longer ``Retry-After`` is honoured).
@@ -80,7 +86,7 @@ class CreditTrigger(BaseTrigger):
             event = await self._poll()
         except Exception as exc:  # never let the triggerer see a crash without an event
             self.log.exception("iSendPro credit trigger failed")
-            event = _error(exc, f"unexpected {type(exc).__name__} while polling the credit")
+            event = error_event(exc, f"unexpected {type(exc).__name__} while polling the credit")
         yield TriggerEvent(event)
 
     async def _poll(self) -> dict[str, Any]:
@@ -93,7 +99,7 @@ class CreditTrigger(BaseTrigger):
         try:
             client = await hook.get_async_client()
         except IsendproError as exc:
-            return _error(exc, exc.message)
+            return error_event(exc, exc.message)
         failures = 0
         async with client:
             while True:
@@ -101,7 +107,7 @@ class CreditTrigger(BaseTrigger):
                     credit = await client.get_credit(with_sms_estimate=True)
                 except IsendproError as exc:
                     if not is_transient(exc):
-                        return _error(exc, exc.message)
+                        return error_event(exc, exc.message)
                     failures += 1
                     delay = self._retry_delay(failures, exc)
                     self.log.warning(
@@ -114,7 +120,7 @@ class CreditTrigger(BaseTrigger):
                 try:
                     reached = credit_reached(credit, self.min_credit, self.min_sms)
                 except IsendproError as exc:
-                    return _error(exc, exc.message)
+                    return error_event(exc, exc.message)
                 value = credit.to_dict()
                 if reached:
                     self.log.info("iSendPro credit %s reached the threshold", describe(value))
@@ -124,8 +130,3 @@ class CreditTrigger(BaseTrigger):
                     describe(value), self.poll_interval,
                 )  # fmt: skip
                 await asyncio.sleep(self.poll_interval)
-
-
-def _error(exc: BaseException, message: str) -> dict[str, Any]:
-    code = exc.code if isinstance(exc, IsendproError) else None
-    return {"status": "error", "message": message, "error_type": type(exc).__name__, "code": code}

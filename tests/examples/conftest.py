@@ -15,10 +15,10 @@ LOGICAL_DATE = pendulum.datetime(2026, 1, 1, 3, tz="UTC")
 
 @pytest.fixture(scope="session")
 def example_bag() -> Any:
-    """Every example DAG, parsed once (in this process, as the DAG processor would)."""
-    from airflow.dag_processing.dagbag import DagBag
+    """Every example DAG, parsed once in this process exactly as ``dag.test()`` parses its bundle."""
+    from tests.compat import bundle_dag_bag
 
-    return DagBag(dag_folder=str(EXAMPLES))
+    return bundle_dag_bag(EXAMPLES)
 
 
 @pytest.fixture

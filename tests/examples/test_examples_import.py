@@ -40,14 +40,14 @@ def test_examples_follow_the_conventions(example_bag: Any, dag_id: str) -> None:
 
 
 def test_parsing_makes_no_network_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.compat import dag_bag
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("an example DAG opened a network connection at parse time")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    bag = DagBag(dag_folder=str(EXAMPLES))
+    bag = dag_bag(EXAMPLES)
     assert not bag.import_errors, bag.import_errors
     assert set(bag.dag_ids) == EXAMPLE_DAGS
 

@@ -86,15 +86,9 @@ def wrong_key(isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPat
 
 def sync_dag(dag: Any) -> None:
     """Write an inline DAG to the metadata DB, as ``dag.test()`` needs (AIRFLOW-NOTES §10.3)."""
-    import os
+    from tests.dagruns import sync_dag as sync
 
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    sync(dag)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import structlog
 from airflow_provider_isendpro.notifications.sms import IsendproNotifier
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import IsendproEmulator
+from tests.compat import failure_alert_tail
 from tests.notifications.conftest import LOGICAL_DATE
 
 pytestmark = pytest.mark.integration
@@ -51,8 +52,8 @@ def test_task_failure_texts_on_call(
     [sms] = isendpro_emulator.sent
     assert sms.tel == "0612345678"
     assert sms.text == (
-        "[Airflow] notifier_task_failure.load failed (try 1/1) at 2026-01-01 03:00 UTC: "
-        "ValueError: warehouse rejected 3 rows"
+        "[Airflow] notifier_task_failure.load failed (try 1/1) at 2026-01-01 03:00 UTC"
+        + failure_alert_tail("ValueError: warehouse rejected 3 rows")
     )
     assert count_segments(sms.text)[2] == 1 and sms.segments == 1
 
@@ -65,7 +66,8 @@ def test_retry_then_final_failure_with_only_on_final_failure(
     assert states(run) == {"load": "failed", "report": "upstream_failed"}
     [sms] = isendpro_emulator.sent  # the retry (try 1) was not texted
     assert sms.text.startswith(
-        "[Airflow] notifier_final_only.load failed (try 2/2) at 2026-01-01 03:00 UTC: "
+        "[Airflow] notifier_final_only.load failed (try 2/2) at 2026-01-01 03:00 UTC"
+        + failure_alert_tail("ValueError")
     )
 
 

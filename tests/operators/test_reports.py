@@ -250,7 +250,11 @@ def test_trackers_from_send_results(tmp_path: Path) -> None:
 def test_dag_send_then_report_for_its_trackers(
     isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from airflow.sdk import DAG, CronDataIntervalTimetable
+    from airflow.sdk import DAG
+
+    from tests.compat import cron_data_interval_timetable
+
+    CronDataIntervalTimetable = cron_data_interval_timetable()
 
     from airflow_provider_isendpro.operators.sms import SendSmsOperator
 

@@ -23,6 +23,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ class AirflowCli:
             )
 
     def xcom(self, run_id: str, key: str = "return_value") -> Any:
-        with sqlite3.connect(self.home / "airflow.db") as db:
+        with closing(sqlite3.connect(self.home / "airflow.db")) as db:  # `with connect()` never closes
             row = db.execute(
                 "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
                 (DAG_ID, run_id, TASK_ID, key),
@@ -95,7 +96,7 @@ class AirflowCli:
         return json.loads(value) if isinstance(value, str) else value
 
     def task_state(self, run_id: str) -> str | None:
-        with sqlite3.connect(self.home / "airflow.db") as db:
+        with closing(sqlite3.connect(self.home / "airflow.db")) as db:  # `with connect()` never closes
             row = db.execute(
                 "SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?",
                 (DAG_ID, run_id, TASK_ID),

@@ -181,12 +181,12 @@ def deferred_sensor_dag(scenario: Scenario, dag_id: str) -> Any:
 
 
 def _examples(scenario: Scenario, emu: IsendproEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.compat import bundle_dag_bag
 
     tmp = scenario.tmp
     monkeypatch.setenv("ISENDPRO_REPORT_DIR", str(tmp / "reports"))
     monkeypatch.setenv("ISENDPRO_BULK_DIR", str(tmp / "bulk"))
-    bag = DagBag(dag_folder=str(EXAMPLES))
+    bag = bundle_dag_bag(EXAMPLES)  # as dag.test() parses it: one serialised version per example
     assert bag.import_errors == {}
     confs = {
         "isendpro_bulk_mapped": {"demo_size": 25, "batch_size": 10, "work_dir": str(tmp / "bulk")},

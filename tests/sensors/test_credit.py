@@ -10,12 +10,6 @@ from typing import Any
 
 import pendulum
 import pytest
-from airflow.sdk.exceptions import (
-    AirflowRescheduleException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-    TaskDeferred,
-)
 
 from airflow_provider_isendpro.errors import (
     IsendproAuthError,
@@ -26,6 +20,12 @@ from airflow_provider_isendpro.errors import (
 from airflow_provider_isendpro.sensors.credit import CreditSensor
 from airflow_provider_isendpro.testing import IsendproEmulator
 from airflow_provider_isendpro.triggers.credit import CreditTrigger
+from tests.compat import (
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 from tests.dagruns import task_states, xcom_value
 
 KEY = "emulator-fake-keyid"

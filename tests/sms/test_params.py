@@ -21,7 +21,8 @@ from airflow_provider_isendpro.sms import (
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2030, 6, 1, 7, 0, tzinfo=timezone.utc)  # 09:00 in Paris (CEST)
-SPEC = Path("/work/shared/isendpro-api/openapi.json")
+#: The API description shipped in the package (a copy of iSendPro's published OpenAPI document).
+SPEC = Path(__file__).resolve().parents[2] / "airflow_provider_isendpro" / "testing" / "openapi.json"
 
 
 @pytest.mark.parametrize(
@@ -75,10 +76,9 @@ def test_invalid_trackers(tracker: object) -> None:
 
 
 def test_gmt_zones_embed_the_spec_enum() -> None:
-    spec = json.loads(SPEC.read_text()) if SPEC.exists() else None
-    if spec is not None:
-        for schema in ("SMSRequest", "SmsUniqueRequest", "ComptageRequest"):
-            assert tuple(spec["components"]["schemas"][schema]["properties"]["gmt_zone"]["enum"]) == GMT_ZONES
+    spec = json.loads(SPEC.read_text())  # a missing spec is a failure, not a skip
+    for schema in ("SMSRequest", "SmsUniqueRequest", "ComptageRequest"):
+        assert tuple(spec["components"]["schemas"][schema]["properties"]["gmt_zone"]["enum"]) == GMT_ZONES
     assert len(GMT_ZONES) == 90
     assert GMT_ZONES[0] == "Pacific/Midway"
     assert "Europe/Paris" not in GMT_ZONES
