@@ -928,6 +928,63 @@ def exercise(deployment: Deployment, checks: Checks, outcomes: list[Outcome]) ->
     )
 
 
+def run_deployment(
+    name: str,
+    work: Path,
+    deployment: Any,
+    *,
+    scenarios: Callable[[], None],
+    checks: Checks,
+    report: Callable[[], None],
+    budget: float,
+    keep: bool,
+    started: float,
+) -> int:
+    """Start ``deployment``, run ``scenarios`` within ``budget`` seconds, always stop everything, then
+    print ``report()`` and the checks; 0 when every check passed (``work`` is kept when one failed)."""
+
+    def _interrupted(signum: int, frame: FrameType | None) -> None:
+        raise CheckFailed(
+            f"the run went over its {budget:g} s budget" if signum == signal.SIGALRM else "interrupted"
+        )
+
+    signal.signal(signal.SIGALRM, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.alarm(int(budget))
+    say(f"{name}: working directory {work}")
+    try:
+        deployment.start()
+        scenarios()
+    except (CheckFailed, requests.RequestException) as exc:
+        checks.record(False, "the deployment ran to the end", str(exc))
+    except Exception as exc:  # a bug here: still stop everything and say what happened
+        traceback.print_exc()
+        checks.record(False, "the deployment ran to the end", repr(exc))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the stop is bounded: let it finish
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        leftovers = deployment.stop()
+        checks.record(not leftovers, "nothing left running after the stop", f"killed {leftovers}")
+
+    report()
+    failed = checks.failed
+    say("")
+    say(
+        f"{name}: {len(checks.results) - len(failed)}/{len(checks.results)} checks passed; "
+        f"total time {time.monotonic() - started:.0f} s"
+    )
+    if failed:
+        say("FAILED: " + "; ".join(failed))
+        say(f"logs kept in {work}")
+    elif keep:
+        say(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="e2e/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dags-folder", default=str(REPO / "dags_examples"))
@@ -941,46 +998,10 @@ def main(argv: list[str] | None = None) -> int:
     checks = Checks()
     outcomes: list[Outcome] = []
 
-    def _interrupted(signum: int, frame: FrameType | None) -> None:
-        raise CheckFailed(
-            f"the run went over its {args.budget:g} s budget" if signum == signal.SIGALRM else "interrupted"
-        )
-
-    signal.signal(signal.SIGALRM, _interrupted)
-    signal.signal(signal.SIGTERM, _interrupted)
-    signal.signal(signal.SIGINT, _interrupted)
-    signal.alarm(int(args.budget))
-    say(f"e2e: working directory {work}")
-    try:
-        deployment.start()
-        exercise(deployment, checks, outcomes)
-    except (CheckFailed, requests.RequestException) as exc:
-        checks.record(False, "the deployment ran to the end", str(exc))
-    except Exception as exc:  # a bug here: still stop everything and say what happened
-        traceback.print_exc()
-        checks.record(False, "the deployment ran to the end", repr(exc))
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the stop is bounded: let it finish
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        leftovers = deployment.stop()
-        checks.record(not leftovers, "nothing left running after the stop", f"killed {leftovers}")
-
-    summary(outcomes)
-    failed = checks.failed
-    say("")
-    say(
-        f"e2e: {len(checks.results) - len(failed)}/{len(checks.results)} checks passed; "
-        f"total time {time.monotonic() - started:.0f} s"
-    )
-    if failed:
-        say("FAILED: " + "; ".join(failed))
-        say(f"logs kept in {work}")
-    elif args.keep:
-        say(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    return run_deployment(
+        "e2e", work, deployment, scenarios=lambda: exercise(deployment, checks, outcomes), checks=checks,
+        report=lambda: summary(outcomes), budget=args.budget, keep=args.keep, started=started,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

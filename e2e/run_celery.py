@@ -34,18 +34,13 @@ import argparse
 import contextlib
 import json
 import shutil
-import signal
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
-
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -60,6 +55,7 @@ from run import (
     Scenario,
     Sms,
     alive,
+    run_deployment,
     say,
     tail,
     wait_until,
@@ -346,46 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     checks = Checks()
     rows: list[Row] = []
 
-    def _interrupted(signum: int, frame: FrameType | None) -> None:
-        raise CheckFailed(
-            f"the run went over its {args.budget:g} s budget" if signum == signal.SIGALRM else "interrupted"
-        )
-
-    signal.signal(signal.SIGALRM, _interrupted)
-    signal.signal(signal.SIGTERM, _interrupted)
-    signal.signal(signal.SIGINT, _interrupted)
-    signal.alarm(int(args.budget))
-    say(f"e2e-celery: working directory {work}")
-    try:
-        deployment.start()
-        exercise(deployment, checks, rows)
-    except (CheckFailed, requests.RequestException) as exc:
-        checks.record(False, "the deployment ran to the end", str(exc))
-    except Exception as exc:  # a bug here: still stop everything and say what happened
-        traceback.print_exc()
-        checks.record(False, "the deployment ran to the end", repr(exc))
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        leftovers = deployment.stop()
-        checks.record(not leftovers, "nothing left running after the stop", f"killed {leftovers}")
-
-    table(rows)
-    failed = checks.failed
-    say("")
-    say(
-        f"e2e-celery: {len(checks.results) - len(failed)}/{len(checks.results)} checks passed; "
-        f"total time {time.monotonic() - started:.0f} s"
-    )
-    if failed:
-        say("FAILED: " + "; ".join(failed))
-        say(f"logs kept in {work}")
-    elif args.keep:
-        say(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    return run_deployment(
+        "e2e-celery", work, deployment, scenarios=lambda: exercise(deployment, checks, rows), checks=checks,
+        report=lambda: table(rows), budget=args.budget, keep=args.keep, started=started,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -292,10 +293,12 @@ def test_held_alert_records_are_in_the_ledger(
 
 
 def test_local_ledger_under_a_remote_executor_refuses_before_any_request(
-    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
+    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
     monkeypatch.delenv("AIRFLOW__ISENDPRO__LEDGER_PATH")
+    # The default ledger is under $AIRFLOW_HOME: a fresh one, so no other test's throttle window applies.
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     with structlog.testing.capture_logs() as logs:
         IsendproNotifier(to=ONCALL)(task_context(None))
     assert isendpro_emulator.sent == [] and isendpro_emulator.requests == []
