@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -83,6 +84,22 @@ def test_wheel_metadata(dist: Dist) -> None:
         in entry_points
     )
     assert "[pytest11]\nisendpro = airflow_provider_isendpro.testing.pytest_plugin" in entry_points
+
+
+def test_long_description_is_the_readme_with_absolute_links(dist: Dist) -> None:
+    """The package index shows the README outside the repository: every link there must be absolute."""
+    description = dist.metadata().get_payload()
+    assert isinstance(description, str)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    repo = "https://github.com/isendpro-airflow/airflow-provider-isendpro"
+    links = re.findall(r"\]\(([^)]+)\)", description)
+    assert len(links) == len(re.findall(r"\]\(([^)]+)\)", readme)) > 0
+    assert [link for link in links if not link.startswith("https://")] == []
+    assert f"[docs/deployment.md]({repo}/blob/main/docs/deployment.md)" in description
+    assert f"[CHANGELOG.md]({repo}/blob/main/CHANGELOG.md)" in description
+    assert f"[Support]({repo}#support)" in description
+    # Apart from the links, it is the README as written.
+    assert re.sub(r"\]\([^)]+\)", "]()", description).strip() == re.sub(r"\]\([^)]+\)", "]()", readme).strip()
 
 
 def test_sdist_holds_sources_tests_and_licence_but_no_local_state(dist: Dist) -> None:
