@@ -169,3 +169,10 @@ class IsendproUnknownOutcomeError(IsendproTransportError):
     """
 
     default_retryable = False
+
+
+class IsendproSupersededError(IsendproError):
+    """A newer try of this task has claimed the send: this (older) try stops before its next request.
+
+    Its remaining recipients are reported ``not_sent``; the newer try sends them (see
+    :mod:`airflow_provider_isendpro.sending.fencing`)."""

@@ -25,6 +25,7 @@ from airflow_provider_isendpro import errors
         errors.IsendproResponseError("not json"),
         errors.IsendproTimeoutError("slow"),
         errors.IsendproUnknownOutcomeError("maybe sent"),
+        errors.IsendproSupersededError("superseded by try 2 (host w2, pid 102)"),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -49,7 +49,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_isendpro.errors import IsendproConfigError, IsendproError
+from airflow_provider_isendpro.errors import IsendproConfigError, IsendproSupersededError
+
+__all__ = ["IsendproSupersededError"]  # raised here; defined with the other errors
 
 if TYPE_CHECKING:
     from airflow_provider_isendpro.client import ClientConfig
@@ -59,10 +61,6 @@ log = logging.getLogger("airflow_provider_isendpro.sending")
 
 #: Added to a request's bound before a newer try reads the ledger (one ledger write, clock drift).
 DEFAULT_MARGIN = 10.0
-
-
-class IsendproSupersededError(IsendproError):
-    """A newer try of this task has claimed the send: this (older) try stops before its next request."""
 
 
 class Clock(Protocol):
