@@ -40,7 +40,7 @@ test: lint typecheck pytest
 # Runs the alerting example DAG through Airflow (airflow dags test) against the local emulator, then
 # shows the SMS the emulator received. Everything lives in .demo/ (Airflow home, SQLite DB, logs).
 demo: install
-	$(PY) -m airflow_provider_isendpro.testing.demo --dag isendpro_alerting --expect failed --workdir $(DEMO_DIR)
+	$(PY) -m airflow_provider_isendpro.testing.demo --dag isendpro_alerting --expect failed --expect-sms 2 --workdir $(DEMO_DIR)
 
 # Runs it like production: a real Airflow deployment (scheduler, dag-processor, triggerer, API server,
 # LocalExecutor) on a throw-away PostgreSQL, all on loopback, triggers every example DAG through the REST

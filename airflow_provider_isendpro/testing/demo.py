@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dags-folder", default="dags_examples")
     parser.add_argument("--workdir", default=".demo")
     parser.add_argument("--expect", default=None, help="the DAG run state the example is meant to end in")
+    parser.add_argument(
+        "--expect-sms", type=int, default=None, help="how many SMS the example is meant to send (else: any)"
+    )
     args = parser.parse_args(argv)
 
     work = Path(args.workdir).resolve()
@@ -116,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         sent = _sent(base_url.rsplit("/cgi-bin", 1)[0])
         print(f"== SMS received by the emulator: {len(sent)}")
         _print_sms(sent)
+        if args.expect_sms is not None and len(sent) != args.expect_sms:
+            received = len(sent)
+            print(f"   expected {args.expect_sms} SMS, the emulator received {received}: see {work / 'dag.log'}")
+            return 1
         return 0 if sent else 1
     finally:
         emulator.terminate()
