@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== SMS received by the emulator: {len(sent)}")
         _print_sms(sent)
         if args.expect_sms is not None and len(sent) != args.expect_sms:
-            received = len(sent)
-            print(f"   expected {args.expect_sms} SMS, the emulator received {received}: see {work / 'dag.log'}")
+            log = work / "dag.log"
+            print(f"   expected {args.expect_sms} SMS, the emulator received {len(sent)}: see {log}")
             return 1
         return 0 if sent else 1
     finally:
