@@ -119,9 +119,11 @@ class LocalLedgerStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.path = self.root / self.JOURNAL
-        self._records: dict[str, str] | None = None
+        #: name -> text, or None for a record this process wrote and did not keep in memory (a long send
+        #: writes thousands of records it never reads again: 1,000,000 recipients would hold ~30 MB).
+        self._records: dict[str, str | None] | None = None
 
-    def _load(self) -> dict[str, str]:
+    def _load(self) -> dict[str, str | None]:
         if self._records is None:
             self._records = {}
             if self.path.is_file():
@@ -143,7 +145,13 @@ class LocalLedgerStore:
         return set(self._load())
 
     def read(self, name: str) -> str:
-        return self._load()[name]
+        text = self._load()[name]
+        if text is None:  # written by this process and not kept: read the journal again
+            self._records = None
+            text = self._load()[name]
+        if text is None:  # cannot happen: _load keeps every text it reads
+            raise KeyError(name)
+        return text
 
     def _append(self, name: str, text: str | None, durable: bool) -> None:
         records = self._load()
@@ -164,7 +172,7 @@ class LocalLedgerStore:
         if text is None:
             records.pop(name, None)
         else:
-            records[name] = text
+            records[name] = None  # on disk; read() fetches it back if ever asked
 
     def write(self, name: str, text: str, *, durable: bool = True) -> None:
         self._append(name, text, durable)

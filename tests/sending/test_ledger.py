@@ -31,6 +31,16 @@ def test_records_round_trip_and_the_last_write_wins(tmp_path: Path) -> None:
     assert again.lookup("nope") is None
 
 
+def test_the_writer_reads_back_what_it_wrote_without_holding_it_in_memory(tmp_path: Path) -> None:
+    store = LocalLedgerStore(tmp_path / "ti")
+    store.write("a.json", '{"x": 1}')
+    assert store._records == {"a.json": None}  # the text stays on disk only
+    assert store.create("b.json", '{"y": 2}') is True
+    assert store._records is not None and store._records["b.json"] is None
+    assert (store.read("a.json"), store.read("b.json")) == ('{"x": 1}', '{"y": 2}')
+    assert store.names() == {"a.json", "b.json"}
+
+
 def test_only_pending_records_are_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     real = os.fsync
