@@ -45,6 +45,9 @@ CORE_TESTS = (
     "tests/notifications",
     "tests/examples",
     "tests/test_provider.py",
+    # 200 mapped tasks under dag.test(): ~55 s on Airflow 3.3, ~440 s on 3.2; the throttle it proves is
+    # Airflow-independent and runs on both 3.3 rows.
+    "--deselect=tests/notifications/test_storm_dag.py::test_200_mapped_failures_send_two_sms_per_recipient",
 )
 WHOLE_SUITE = ("tests",)
 CORE_SCOPE = "core tests"
@@ -56,7 +59,7 @@ SMOKE_TESTS = (
     "tests/triggers",
     "tests/operators/test_send_sms.py",
     "tests/notifications/test_notifier.py",
-    "tests/examples",
+    "tests/examples/test_examples_import.py",
 )
 SMOKE_SCOPE = "smoke tests"
 #: A bound per row, far above the measured times, so that a hung Airflow cannot stall CI.
@@ -137,8 +140,9 @@ def support_table() -> str:
     lines.append("")
     lines.append(
         "Python 3.11 to 3.13 are supported (`requires-python >= 3.11`); every combination above runs in CI. "
-        "Core tests: client, hook, operators, sensor, trigger, notifier, example DAGs; smoke tests: provider "
-        "registration, hook, sensor, trigger, `SendSmsOperator`, notifier, example DAGs. "
+        "Core tests: client, hook, operators, sensor, trigger, notifier (but the 200-task storm), "
+        "example DAGs run; smoke tests: provider "
+        "registration, hook, sensor, trigger, `SendSmsOperator`, notifier, example DAGs imported. "
         "Each row installs from its lock: `constraints.txt` (3.3), `constraints/airflow-3.2.txt`, "
         "`constraints/airflow-3.1.txt`."
     )

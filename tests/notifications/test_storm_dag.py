@@ -13,6 +13,7 @@ from airflow_provider_isendpro.notifications.throttle import index_ranges
 from airflow_provider_isendpro.operators.alert_digest import IsendproAlertDigestOperator
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import IsendproEmulator
+from tests.compat import airflow_version
 from tests.notifications.conftest import LOGICAL_DATE
 
 pytestmark = pytest.mark.integration
@@ -53,8 +54,9 @@ def test_200_mapped_failures_send_two_sms_per_recipient(
     first_texts = {texts[0] for texts in by_number.values()}
     [first] = first_texts  # both numbers got the same first alert, in one request
     match = re.fullmatch(
-        r"\[Airflow\] storm_200\.load\[(\d+)\] failed \(try 1/1\) at 2026-01-01 03:00 UTC: "
-        r"ValueError: source down \(part \1\)",
+        r"\[Airflow\] storm_200\.load\[(\d+)\] failed \(try 1/1\) at 2026-01-01 03:00 UTC"
+        # Before Airflow 3.3, dag.test() leaves the exception out of the callback context.
+        + (r": ValueError: source down \(part \1\)" if airflow_version() >= (3, 3) else ""),
         first,
     )
     assert match, first
