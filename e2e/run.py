@@ -860,7 +860,17 @@ def check_logs_for_key(deployment: Deployment, outcomes: list[Outcome], checks: 
     checks.record(not without_logs, "task logs written under $AIRFLOW_HOME/logs", f"none for {without_logs}")
     files = task_logs + [p for p in deployment.logs.rglob("*") if p.is_file()]
     key = API_KEY.encode()
-    leaking = [str(p) for p in files if key in p.read_bytes()]
+
+    def text_to_search(path: Path) -> bytes:
+        data = path.read_bytes()
+        if path.name != "emulator.log":
+            return data
+        # The emulator (the test double) announces the fake key it accepts in its banner, by design
+        # (README tutorial); its per-request lines, which follow, must not hold it.
+        banner = (b"API key: ", b"  export AIRFLOW_CONN_ISENDPRO_DEFAULT=")
+        return b"\n".join(line for line in data.splitlines() if not line.startswith(banner))
+
+    leaking = [str(p) for p in files if key in text_to_search(p)]
     checks.record(
         not leaking,
         f"the API key appears in none of the {len(files)} log files (task, trigger and component logs)",
