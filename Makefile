@@ -67,15 +67,16 @@ e2e-celery: install
 # The long bad-input fuzz run (issue 7): 100,000 Hypothesis examples over every operator's validation,
 # with the seed of the measured run in docs (docs/reliability.md). About 9-10 min.
 fuzz: install
-	$(PY) bench/fuzz.py --examples 100000 --seed 7
+	$(PY) bench/fuzz.py --examples 100000 --seed 7 --jobs 2
 
 # The support matrix (.ci/matrix.py): a venv per row under .matrix/ from the row's lock, Airflow 3.1 and
 # 3.2 on Python 3.11 (client, hook, operator, sensor, trigger, notifier, example-DAG tests), the whole suite
 # on Python 3.13 + Airflow 3.3, and the pinned row read from `make pytest`'s report (run `make test`
-# first); prints the table and checks README.md's support table against it. Python 3.13 comes from pyenv
+# first); two rows at a time (2 cores), each row's output printed when it ends; prints the table and checks
+# README.md's support table against it. Python 3.13 comes from pyenv
 # ($(pyenv root)/versions/3.13.*) or python3.13 on PATH.
 matrix: install
-	$(PY) .ci/matrix.py
+	$(PY) .ci/matrix.py --jobs 2
 
 # Writes the support table (generated from the matrix rows and the locks) between README.md's markers.
 support-table:

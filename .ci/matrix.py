@@ -24,8 +24,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,16 +232,56 @@ def ensure_venv(row: Row, uv: str) -> None:
     stamp.write_text(digest.hexdigest())
 
 
-def run_tests(row: Row) -> None:
-    """Run the row's tests in its venv, writing its JUnit report."""
+def run_tests(row: Row, log: Path | None = None) -> None:
+    """Run the row's tests in its venv, writing its JUnit report (and its output to ``log`` if given).
+
+    Each row has its own pytest ``--basetemp`` under ``.matrix/``, so rows can run side by side.
+    """
     row.junit.unlink(missing_ok=True)
     command = [
         "timeout", "-k", "30", str(ROW_TIMEOUT),
         str(row.venv / "bin" / "pytest"), "-p", "no:cacheprovider", "-q",
-        f"--junitxml={row.junit}", *row.tests,
+        f"--basetemp={MATRIX_DIR / (row.name + '.tmp')}", f"--junitxml={row.junit}", *row.tests,
     ]  # fmt: skip
-    print(f"\n=== {row.name}: {' '.join(row.tests)}", flush=True)
-    subprocess.run(command, cwd=ROOT, check=False)
+    header = f"\n=== {row.name}: {' '.join(row.tests)}"
+    if log is None:
+        print(header, flush=True)
+        subprocess.run(command, cwd=ROOT, check=False)
+        return
+    with log.open("w") as out:
+        out.write(header + "\n")
+        out.flush()
+        subprocess.run(command, cwd=ROOT, check=False, stdout=out, stderr=subprocess.STDOUT)
+
+
+def expected_seconds(row: Row) -> int:
+    """Roughly how long the row's tests take on 2 cores (CI, 2026-12-01): the order rows start in."""
+    if row.tests == WHOLE_SUITE:
+        return 300
+    if row.tests == CORE_TESTS:
+        return 250
+    return 25 if row.airflow == "3.3" else 90  # dag.test() on Airflow 3.1/3.2 is several times slower
+
+
+def run_row(row: Row, uv: str, jobs: int, printing: threading.Lock) -> Result:
+    """Build (or reuse) the row's venv, run its tests and read its report. With ``jobs`` > 1 the row's
+    output goes to ``.matrix/<row>.log`` and is printed whole when the row ends."""
+    if row.pinned:
+        if not row.junit.exists():
+            with printing:
+                print(f"{row.junit.name} missing (make pytest writes it): suite run in .venv", flush=True)
+            run_tests(row)
+        return read_junit(row)
+    started = time.monotonic()
+    ensure_venv(row, uv)
+    log = MATRIX_DIR / f"{row.name}.log" if jobs > 1 else None
+    run_tests(row, log)
+    result = read_junit(row)
+    if log is not None:
+        with printing:
+            print(log.read_text(), end="", flush=True)
+            print(f"--- {row.name}: {time.monotonic() - started:.0f} s with its venv", flush=True)
+    return result
 
 
 @dataclass
@@ -287,6 +329,19 @@ def read_junit(row: Row) -> Result:
     )  # fmt: skip
 
 
+def failing_tests(row: Row) -> list[str]:
+    """``test id: first line of the failure`` for each failed or erroring test in the row's report."""
+    if not row.junit.exists():
+        return [f"{row.junit.name}: no report (the row did not run to the end)"]
+    out = []
+    for case in ET.parse(row.junit).getroot().iter("testcase"):
+        for problem in (*case.findall("failure"), *case.findall("error")):
+            message = (problem.get("message") or "").strip().splitlines() or [""]
+            test_id = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}"
+            out.append(f"{test_id}: {message[0][:300]}")
+    return out
+
+
 def table(results: list[Result]) -> str:
     lines = [
         "| Airflow | Python | tests run | passed | failed | skipped | seconds | green |",
@@ -309,6 +364,7 @@ def main() -> int:
     parser.add_argument("--readme-table", action="store_true", help="print the README support table")
     parser.add_argument("--write-readme", action="store_true", help="write the table into README.md")
     parser.add_argument("--check-readme", action="store_true", help="check README.md's table")
+    parser.add_argument("--jobs", type=int, default=1, help="rows run at the same time (default 1)")
     args = parser.parse_args()
     if args.readme_table:
         print(support_table())
@@ -325,18 +381,18 @@ def main() -> int:
     MATRIX_DIR.mkdir(exist_ok=True)
     rows = [r for r in ROWS if not args.row or r.airflow in args.row]
     started = time.monotonic()
-    results = []
-    for row in rows:
-        if not row.pinned:
-            ensure_venv(row, uv)
-            run_tests(row)
-        elif not row.junit.exists():
-            print(f"{row.junit.name} missing (make pytest writes it): running the suite in .venv", flush=True)
-            run_tests(row)
-        results.append(read_junit(row))
-    print(f"\nSupport matrix ({time.monotonic() - started:.0f} s, venvs included)\n")
+    printing = threading.Lock()
+    order = sorted(rows, key=lambda r: -expected_seconds(r))  # longest first: the last to start are short
+    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        futures = {row: pool.submit(run_row, row, uv, args.jobs, printing) for row in order}
+        results = [futures[row].result() for row in rows]
+    print(f"\nSupport matrix ({time.monotonic() - started:.0f} s with venvs, {args.jobs} rows at a time)\n")
     print(table(results))
-    problems = [f"row {r.row.name} is not green" for r in results if not r.green]
+    problems = []
+    for r in results:
+        if not r.green:
+            problems.append(f"row {r.row.name} is not green")
+            problems += [f"  {line}" for line in failing_tests(r.row)]
     problems += check_readme()
     if problems:
         print("\n" + "\n".join(problems))

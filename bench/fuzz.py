@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/fuzz.py                      # 100,000 examples over every target
     .venv/bin/python bench/fuzz.py --examples 7000 --target send_sms_operator --seed 1
+    .venv/bin/python bench/fuzz.py --jobs 2                     # the targets shared by 2 processes
+
+Each target is seeded on its own, so ``--jobs`` changes the wall time, never the examples run.
 
 Each example builds an operator (sensor, notifier, client call) from Hypothesis-generated input, renders
 it and runs it against an in-process emulator; the contract is ``tests/reliability/harness.run_case``:
@@ -15,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,6 +77,69 @@ def _fuzz(name: str, examples: int, env: Any, seed: int | None, keep: int) -> tu
     return counts, failures
 
 
+#: Seconds per 1,000 examples of each target (``make fuzz``, 2026-12-01, 2 cores): how --jobs shares them.
+SECONDS_PER_1000 = {
+    "client_send": 12.1, "send_sms_operator": 6.3, "blacklist": 6.0, "notifier": 4.9,
+    "hlr_operator": 4.3, "campaign_report": 3.8, "credit_sensor": 2.6,
+}  # fmt: skip
+
+
+def _in_processes(names: list[str], jobs: int, args: argparse.Namespace, say: Any) -> int:
+    """Share the targets among ``jobs`` processes of this script (longest first, each to the least loaded
+    process, by :data:`SECONDS_PER_1000`); merge their reports."""
+    groups: list[list[str]] = [[] for _ in range(min(jobs, len(names)))]
+    loads = [0.0] * len(groups)
+    for name in sorted(names, key=lambda n: -SECONDS_PER_1000.get(n, 5.0)):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(name)
+        loads[lightest] += SECONDS_PER_1000.get(name, 5.0)
+    per_target = -(-args.examples // len(names))
+    with tempfile.TemporaryDirectory(prefix="isendpro-fuzz-jobs-") as tmp:
+        procs = []
+        for number, group in enumerate(groups):
+            out = Path(tmp, f"job{number}.json")
+            command = [sys.executable, __file__, "--examples", str(per_target * len(group)),
+                       "--show", str(args.show), "--report-json", str(out)]  # fmt: skip
+            command += ["--seed", str(args.seed)] if args.seed is not None else []
+            for name in group:
+                command += ["--target", name]
+            procs.append((subprocess.Popen(command, stdout=subprocess.DEVNULL), out))
+        reports: dict[str, Any] = {}
+        for proc, out in procs:
+            if proc.wait() not in (0, 1) or not out.exists():
+                say(f"a fuzz process ended with exit status {proc.returncode} and no report")
+                return 2
+            reports.update(json.loads(out.read_text()))
+    return _print_report([(name, *reports[name]) for name in names], say)
+
+
+def _print_report(rows: list[tuple[str, dict[str, int], list[str], float]], say: Any) -> int:
+    """The per-target table and the first failing inputs; 1 if any example broke the contract."""
+    header = (
+        f"{'target':<20}{'examples':>10}{'accepted':>10}{'rejected':>10}{'other':>7}{'seconds':>9}  labels"
+    )
+    say(header)
+    say("-" * len(header))
+    totals: Counter[str] = Counter()
+    shown: list[str] = []
+    for name, raw, failures, elapsed in rows:
+        counts = Counter(raw)
+        labels = ", ".join(f"{k[6:]}={v}" for k, v in sorted(counts.items()) if k.startswith("label:"))
+        say(
+            f"{name:<20}{counts['examples']:>10,}{counts['valid']:>10,}{counts['rejected']:>10,}"
+            f"{counts['other']:>7,}{elapsed:>9.1f}  {labels}"
+        )
+        totals.update({k: v for k, v in counts.items() if not k.startswith("label:")})
+        shown += [f"[{name}] {failure}" for failure in failures]
+    say("-" * len(header))
+    say(
+        f"{'total':<20}{totals['examples']:>10,}{totals['valid']:>10,}{totals['rejected']:>10,}{totals['other']:>7,}"
+    )
+    for failure in shown:
+        say(failure)
+    return 1 if totals["other"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,10 +148,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", action="append", help="only this target (repeatable)")
     parser.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: random)")
     parser.add_argument("--show", type=int, default=5, help="failing inputs shown per target")
+    parser.add_argument("--jobs", type=int, default=1, help="processes sharing the targets (default 1)")
+    parser.add_argument("--report-json", help=argparse.SUPPRESS)  # a --jobs worker's report
     args = parser.parse_args(argv)
-
-    _isolated_airflow_home()
+    started = time.monotonic()
+    _isolated_airflow_home()  # before anything imports Airflow
     sys.path.insert(0, str(ROOT))
+
+    def say(text: str = "") -> None:
+        print(text, file=report, flush=True)
+
+    from tests.reliability.harness import TARGETS
+
+    names = args.target or list(TARGETS)
+    unknown = sorted(set(names) - set(TARGETS))
+    if unknown:
+        parser.error(f"unknown target(s) {unknown}; choose from {sorted(TARGETS)}")
+    if args.jobs > 1:
+        report = sys.stdout
+        status = _in_processes(names, args.jobs, args, say)
+        processes = min(args.jobs, len(names))
+        say(f"({len(names)} targets in {processes} processes, {time.monotonic() - started:.0f} s)")
+        return status
+
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
     # Task logs go to the console through Airflow's structlog set-up: send fds 1 and 2 to /dev/null and
@@ -93,53 +180,28 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
 
-    def say(text: str = "") -> None:
-        print(text, file=report, flush=True)
-
     from airflow_provider_isendpro.testing import IsendproEmulator
     from tests.reliability.conftest import KEY
-    from tests.reliability.harness import TARGETS, make_env
+    from tests.reliability.harness import make_env
 
-    names = args.target or list(TARGETS)
-    unknown = sorted(set(names) - set(TARGETS))
-    if unknown:
-        parser.error(f"unknown target(s) {unknown}; choose from {sorted(TARGETS)}")
     per_target = -(-args.examples // len(names))
     emulator = IsendproEmulator(api_keys=(KEY,))
     emulator.configure(record_sent=False)
     emulator.start()
-    totals: Counter[str] = Counter()
-    header = (
-        f"{'target':<20}{'examples':>10}{'accepted':>10}{'rejected':>10}{'other':>7}{'seconds':>9}  labels"
-    )
-    say(header)
-    say("-" * len(header))
-    shown: list[str] = []
+    rows: list[tuple[str, dict[str, int], list[str], float]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="isendpro-fuzz-work-") as work:
             env = make_env(emulator, Path(work))
             for name in names:
-                started = time.monotonic()
+                target_started = time.monotonic()
                 counts, failures = _fuzz(name, per_target, env, args.seed, args.show)
-                elapsed = time.monotonic() - started
-                labels = ", ".join(
-                    f"{k[6:]}={v}" for k, v in sorted(counts.items()) if k.startswith("label:")
-                )
-                say(
-                    f"{name:<20}{counts['examples']:>10,}{counts['valid']:>10,}{counts['rejected']:>10,}"
-                    f"{counts['other']:>7,}{elapsed:>9.1f}  {labels}"
-                )
-                totals.update({k: v for k, v in counts.items() if not k.startswith("label:")})
-                shown += [f"[{name}] {failure}" for failure in failures]
+                rows.append((name, dict(counts), failures, time.monotonic() - target_started))
     finally:
         emulator.stop()
-    say("-" * len(header))
-    say(
-        f"{'total':<20}{totals['examples']:>10,}{totals['valid']:>10,}{totals['rejected']:>10,}{totals['other']:>7,}"
-    )
-    for failure in shown:
-        say(failure)
-    return 1 if totals["other"] else 0
+    if args.report_json:
+        Path(args.report_json).write_text(json.dumps({name: rest for name, *rest in rows}))
+        return 1 if any(counts.get("other") for _, counts, _, _ in rows) else 0
+    return _print_report(rows, say)
 
 
 if __name__ == "__main__":

@@ -286,9 +286,9 @@ class ObjectStorageLedgerStore:
             ]
             if not rivals and not (self.root / name).exists():
                 (self.root / name).write_text(text)
-                (self.root / claim).unlink()
+                (self.root / claim).unlink(missing_ok=True)
                 return True
-            (self.root / claim).unlink()
+            (self.root / claim).unlink(missing_ok=True)
             time.sleep(random.uniform(0.02, 0.2))  # a back-off, not a secret
         raise TimeoutError(f"could not create {name} in {self.root}: too many concurrent claims")
 

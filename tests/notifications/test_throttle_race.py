@@ -155,6 +155,8 @@ def test_processes_failing_at_the_same_instant_send_one_sms(
     endpoint = request.getfixturevalue("s3") if backend != "local" else None
     ledger = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
     assert sorted(_run(_alert, ledger, endpoint, fallback)) == list(range(PROCESSES))
+    # On failure: every SMS received, with the child processes' WARNING lines (captured stderr) above.
+    assert len(isendpro_emulator.sent) == 1, [sms.text for sms in isendpro_emulator.sent]
     [sms] = isendpro_emulator.sent
     # The winner lists the alerts already held when it claims the report (possible when its window
     # creation is slow, as with claim-then-verify): "KO 0 (+1 more since 05:25: etl_sales.load[2])".
