@@ -215,17 +215,19 @@ class ObjectStorageLedgerStore:
         self.root = ObjectStoragePath(url, conn_id=conn_id)
 
     def names(self) -> set[str]:
-        """Every record name, listed afresh (fsspec caches listings; another worker may have written)."""
+        """Every record name, listed afresh (fsspec caches listings; another worker may have written).
+
+        One listing, no "exists?" first: an object store has no folders, only key prefixes, so a folder
+        holding nothing but a rival's claim vanishes when that claim is deleted, between the two calls.
+        """
         invalidate = getattr(self.root.fs, "invalidate_cache", None)
         if invalidate is not None:
             invalidate(self.root.path)
-        if not self.root.exists():
+        try:
+            children = list(self.root.iterdir())
+        except (FileNotFoundError, NotADirectoryError):  # nothing stored under this prefix (any more)
             return set()
-        return {
-            p.name
-            for p in self.root.iterdir()
-            if p.name.endswith(".json") and not p.name.startswith("_claim.")
-        }
+        return {p.name for p in children if p.name.endswith(".json") and not p.name.startswith("_claim.")}
 
     def read(self, name: str) -> str:
         return str((self.root / name).read_text())
@@ -294,8 +296,7 @@ class ObjectStorageLedgerStore:
 
     def delete(self, name: str) -> None:
         target = self.root / name
-        if target.exists():
-            target.unlink()
+        target.unlink(missing_ok=True)  # two processes releasing the same window: both succeed
 
     def describe(self) -> str:
         return str(self.root)

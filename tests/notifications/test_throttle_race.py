@@ -173,3 +173,27 @@ def test_processes_failing_at_the_same_instant_send_one_sms(
     # One window; a report record too when the winner's SMS listed alerts held before it.
     reported = {"r00000001.json"} if "more since" in sms.text else set()
     assert {n for n in names if not n.startswith("h-")} == {"w00000001.json", *reported}
+
+
+def test_a_folder_emptied_while_it_is_listed_holds_no_record(
+    s3: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder held only a rival's claim, deleted (the rival retreated) while ``names()`` lists it: no
+    record and no error. The error this once raised (NotADirectoryError) failed the throttle open, and a
+    second process sent the window's SMS too."""
+    from airflow_provider_isendpro.sending.ledger import open_store
+
+    store = open_store(f"s3://alerts/{tmp_path.name}", ["race"], CONN_ID)
+    claim = store.root / "_claim.w00000001.json.1.rival.json"  # type: ignore[attr-defined]
+    claim.write_text("")
+    fs = claim.fs
+    listed = fs.isdir
+
+    def isdir_once_the_rival_retreated(path: str) -> bool:
+        if claim.exists():
+            claim.unlink()
+        return bool(listed(path))
+
+    monkeypatch.setattr(fs, "isdir", isdir_once_the_rival_retreated)
+    assert store.names() == set()
+    assert not claim.exists()
