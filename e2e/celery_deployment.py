@@ -25,19 +25,15 @@ from run import (
     ADMIN,
     AIRFLOW,
     API_KEY,
-    COMPONENTS,
     CREDIT,
-    POOL,
     POSTGRES_SH,
     VENV_BIN,
-    AirflowApi,
     CheckFailed,
     Deployment,
     Emulator,
     Processes,
     alive,
     free_port,
-    run_tool,
     say,
     wait_until,
 )
@@ -77,27 +73,7 @@ class CeleryDeployment(Deployment):
         sql_alchemy_conn = self._start_postgres()
         base_url = self._start_emulator()
         self.env = self._environment(base_url, sql_alchemy_conn, redis_port)
-
-        say("== airflow db migrate (PostgreSQL)")
-        started = time.monotonic()
-        run_tool([AIRFLOW, "db", "migrate"], self.env, self.logs / "db-migrate.log", timeout=240)
-        say(f"   done in {time.monotonic() - started:.1f} s")
-        run_tool([AIRFLOW, "pools", "set", *POOL], self.env, self.logs / "pools.log", timeout=60)
-        say(f"   pool {POOL[0]!r} with {POOL[1]} slots")
-
-        say("== scheduler, dag-processor, triggerer, api-server (CeleryExecutor)")
-        for name in COMPONENTS:
-            argv = [AIRFLOW, name]
-            if name == "api-server":
-                argv += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
-            proc = self.processes.start(name, argv, self.env)
-            say(f"   {name}: pid {proc.pid}")
-        self.api = AirflowApi(self.env["AIRFLOW__API__BASE_URL"])
-        started = time.monotonic()
-        wait_until("every component to report healthy", self._healthy, timeout=150, interval=1.0)
-        say(f"   all healthy after {time.monotonic() - started:.1f} s")
-        password_file = self.home / "simple_auth_manager_passwords.json.generated"
-        self.api.login(ADMIN, json.loads(password_file.read_text())[ADMIN])
+        self._start_airflow(" (CeleryExecutor)")
 
     def _start_services(self) -> int:
         """Redis and moto (with the ledger's bucket); returns Redis's port."""

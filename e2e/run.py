@@ -528,7 +528,12 @@ class Deployment:
             "AIRFLOW__ISENDPRO__LEDGER_PATH": str(self.work / "ledger"),
             "AIRFLOW_CONN_ISENDPRO_DEFAULT": json.dumps(connection),
         }
+        self._start_airflow("")
 
+    def _start_airflow(self, executor_note: str) -> None:
+        """Migrate the metadata DB, create the pool, start the components of ``COMPONENTS``, wait until
+        they report healthy and log in to the REST API (``self.env`` is set)."""
+        api_url = self.env["AIRFLOW__API__BASE_URL"]
         say("== airflow db migrate (PostgreSQL)")
         started = time.monotonic()
         run_tool([AIRFLOW, "db", "migrate"], self.env, self.logs / "db-migrate.log", timeout=240)
@@ -536,7 +541,7 @@ class Deployment:
         run_tool([AIRFLOW, "pools", "set", *POOL], self.env, self.logs / "pools.log", timeout=60)
         say(f"   pool {POOL[0]!r} with {POOL[1]} slots")
 
-        say("== scheduler, dag-processor, triggerer, api-server")
+        say(f"== scheduler, dag-processor, triggerer, api-server{executor_note}")
         for name in COMPONENTS:
             argv = [AIRFLOW, name]
             if name == "api-server":
