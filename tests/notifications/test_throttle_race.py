@@ -187,13 +187,23 @@ def test_a_folder_emptied_while_it_is_listed_holds_no_record(
     claim = store.root / "_claim.w00000001.json.1.rival.json"  # type: ignore[attr-defined]
     claim.write_text("")
     fs = claim.fs
-    listed = fs.isdir
+    retreated: list[str] = []
 
-    def isdir_once_the_rival_retreated(path: str) -> bool:
-        if claim.exists():
-            claim.unlink()
-        return bool(listed(path))
+    def once_the_rival_retreated(listing: Any) -> Any:
+        """The rival deletes its claim just as this process starts listing the folder (whichever call the
+        installed universal-pathlib lists with: ``isdir`` then ``ls`` in 0.3, ``ls`` alone in 0.2)."""
 
-    monkeypatch.setattr(fs, "isdir", isdir_once_the_rival_retreated)
-    assert store.names() == set()
+        def listing_after_the_delete(path: str, *args: Any, **kwargs: Any) -> Any:
+            if not retreated:
+                retreated.append(path)
+                fs.rm_file(claim.path)
+            return listing(path, *args, **kwargs)
+
+        return listing_after_the_delete
+
+    with monkeypatch.context() as patch:
+        for method in ("isdir", "ls"):
+            patch.setattr(fs, method, once_the_rival_retreated(getattr(fs, method)))
+        assert store.names() == set()
+    assert retreated  # the race happened during names()
     assert not claim.exists()
