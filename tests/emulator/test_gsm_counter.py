@@ -20,33 +20,9 @@ from hypothesis import strategies as st
 from airflow_provider_isendpro.errors import IsendproValidationError
 from airflow_provider_isendpro.sms.text import STOP_SUFFIX_LENGTH, count_segments
 from airflow_provider_isendpro.testing import gsm
+from tests.sms_facts import VECTORS
 
 TESTING_DIR = Path(__file__).resolve().parents[2] / "airflow_provider_isendpro" / "testing"
-
-# SMS-FACTS §3.1, every row.
-VECTORS = [
-    ("", "GSM-7", 0, 0),
-    ("a" * 160, "GSM-7", 160, 1),
-    ("a" * 161, "GSM-7", 161, 2),
-    ("a" * 306, "GSM-7", 306, 2),
-    ("a" * 307, "GSM-7", 307, 3),
-    ("€" * 80, "GSM-7", 160, 1),
-    ("€" * 81, "GSM-7", 162, 2),
-    ("a" * 152 + "€" + "a" * 152, "GSM-7", 306, 3),
-    ("a" * 918, "GSM-7", 918, 6),
-    ("a" * 919, "GSM-7", 919, 7),
-    ("ç" * 70, "UCS-2", 70, 1),
-    ("ç" * 71, "UCS-2", 71, 2),
-    ("ç" * 134, "UCS-2", 134, 2),
-    ("ç" * 135, "UCS-2", 135, 3),
-    ("😀" * 35, "UCS-2", 70, 1),
-    ("😀" * 36, "UCS-2", 72, 2),
-    ("a" * 66 + "😀" + "a" * 66, "UCS-2", 134, 3),
-    ("L’équipe", "UCS-2", 8, 1),
-    ("L'équipe", "GSM-7", 8, 1),
-    ("a" * 148 + " " * 12, "GSM-7", 160, 1),
-    ("a" * 149 + " " * 12, "GSM-7", 161, 2),
-]
 
 
 @pytest.mark.parametrize(("text", "encoding", "units", "segments"), VECTORS)
