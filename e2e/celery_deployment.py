@@ -8,29 +8,20 @@ processes, which hides their environment) or by process group only (the task pro
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
-import secrets
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import requests
 from run import (
-    ADMIN,
     AIRFLOW,
-    API_KEY,
-    CREDIT,
-    POSTGRES_SH,
     VENV_BIN,
-    CheckFailed,
     Deployment,
-    Emulator,
     Processes,
     alive,
     free_port,
@@ -59,30 +50,26 @@ class CeleryDeployment(Deployment):
         self.services = Processes(self.logs)  # redis, moto: not in the runner's assert_alive
         self.workers = Processes(self.logs)  # killed on purpose: not in the runner's assert_alive
         self.s3_url = ""
+        self.redis_port = 0
         self.ledger_root = f"s3://{BUCKET}/ledger"
         self.pylib = work / "pylib"
         self.seen: set[int] = set()  # every worker process ever seen: none may be left at the end
 
+    # Short timeouts: a request's bound (fencing) is 4 x 1 s connect + 3.5 s backoff + 8 s read.
+    CONNECTION_EXTRA: ClassVar[dict[str, float]] = {"connect_timeout": 1, "read_timeout": 8}
+    EXECUTOR_NOTE = " (CeleryExecutor)"
+
     # --- start -------------------------------------------------------------------------------------
-    def start(self) -> None:
-        self.home.mkdir(parents=True)
-        self.logs.mkdir()
+    def _start_services(self) -> None:
+        """Redis and moto (with the ledger's bucket), and the module naming each worker's host."""
         self.pylib.mkdir()
         (self.pylib / "isendpro_e2e_host.py").write_text(HOST_MODULE)
-        redis_port = self._start_services()
-        sql_alchemy_conn = self._start_postgres()
-        base_url = self._start_emulator()
-        self.env = self._environment(base_url, sql_alchemy_conn, redis_port)
-        self._start_airflow(" (CeleryExecutor)")
-
-    def _start_services(self) -> int:
-        """Redis and moto (with the ledger's bucket); returns Redis's port."""
         say("== Redis (Celery broker)")
-        redis_port = free_port()
+        self.redis_port = free_port()
         argv = [
             "redis-server",
             "--port",
-            str(redis_port),
+            str(self.redis_port),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -91,8 +78,8 @@ class CeleryDeployment(Deployment):
             "no",
         ]
         self.services.start("redis", argv, dict(os.environ))
-        wait_until("redis to answer PING", lambda: _redis_ping(redis_port), 30)
-        say(f"   127.0.0.1:{redis_port}")
+        wait_until("redis to answer PING", lambda: _redis_ping(self.redis_port), 30)
+        say(f"   127.0.0.1:{self.redis_port}")
 
         say("== moto_server (S3-compatible store for the send ledger)")
         moto_port = free_port()
@@ -105,77 +92,27 @@ class CeleryDeployment(Deployment):
             "moto to create the bucket", lambda: requests.put(f"{self.s3_url}/{BUCKET}", timeout=5).ok, 60
         )
         say(f"   {self.s3_url}, bucket {BUCKET}")
-        return redis_port
 
-    def _start_postgres(self) -> str:
-        say("== PostgreSQL (throw-away cluster)")
-        pg_port = free_port()
-        self.postgres_started = True
-        result = subprocess.run(  # noqa: S603 (our script, fixed argv)
-            [str(POSTGRES_SH), "start", str(self.pgdir), str(pg_port)],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        if result.returncode:
-            raise CheckFailed(f"PostgreSQL did not start:\n{result.stderr}")
-        say(f"   listening on 127.0.0.1:{pg_port}")
-        return result.stdout.strip().splitlines()[-1]
-
-    def _start_emulator(self) -> str:
-        say("== iSendPro emulator")
-        ready = self.work / "emulator.url"
-        emulator_argv = [sys.executable, "-m", "airflow_provider_isendpro.testing", "--port", "0"]
-        emulator_argv += ["--ready-file", str(ready), "--api-key", API_KEY, "--credit", str(CREDIT)]
-        emulator = self.processes.start("emulator", emulator_argv, dict(os.environ))
-        base_url: str = wait_until(
-            "the emulator",
-            lambda: emulator.poll() is None and ready.exists() and ready.read_text().strip(),
-            30,
-        )
-        self.emulator = Emulator(base_url.removesuffix("/cgi-bin"))
-        say(f"   {base_url}")
-        return base_url
-
-    def _environment(self, base_url: str, sql_alchemy_conn: str, redis_port: int) -> dict[str, str]:
-        """Every component's environment; workers add their own home and the ledger settings."""
-        self.api_port = free_port()
-        api_url = f"http://127.0.0.1:{self.api_port}"
-        # Short timeouts: a request's bound (fencing) is 4 x 1 s connect + 3.5 s backoff + 8 s read.
-        connection = {"conn_type": "isendpro", "host": base_url, "password": API_KEY,
-                      "extra": {"connect_timeout": 1, "read_timeout": 8}}  # fmt: skip
+    def _environment(self, base_url: str, sql_alchemy_conn: str) -> dict[str, str]:
+        """The LocalExecutor deployment's environment with CeleryExecutor, Redis and the AWS connection;
+        workers add their own home and the ledger settings."""
+        env = super()._environment(base_url, sql_alchemy_conn)
+        del env["AIRFLOW__ISENDPRO__LEDGER_PATH"]  # per worker: see start_worker
         # The ledger's only AWS credentials: no AWS_* variable reaches any component.
         aws = {"conn_type": "aws", "login": "e2e-fake-access-key", "password": "e2e-fake-secret-key",
                "extra": {"endpoint_url": self.s3_url, "region_name": "us-east-1"}}  # fmt: skip
-        dropped = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(dropped) and k != "AIRFLOW_HOME"}
-        return {
-            **inherited,
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        env.update({
             "PYTHONPATH": str(self.pylib),
-            "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "isendpro_e2e_host.hostname",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn,
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sql_alchemy_conn,
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.api_port),
-            "AIRFLOW__API__BASE_URL": api_url,
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW_CONN_ISENDPRO_DEFAULT": json.dumps(connection),
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
-        }
+        })  # fmt: skip
+        return env
 
     # --- workers -----------------------------------------------------------------------------------
     def worker_home(self, worker: str) -> Path:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
@@ -458,31 +458,46 @@ class Deployment:
         self.api: AirflowApi | None = None
         self.postgres_started = False
 
+    #: The isendpro connection's extras: the LocalExecutor deployment keeps the defaults' order of size.
+    CONNECTION_EXTRA: ClassVar[dict[str, float]] = {"connect_timeout": 5, "read_timeout": 30}
+    #: Said where the components start.
+    EXECUTOR_NOTE = ""
+
     # --- start -------------------------------------------------------------------------------------
     def start(self) -> None:
         self.home.mkdir(parents=True)
         self.logs.mkdir()
+        self._start_services()
+        sql_alchemy_conn = self._start_postgres()
+        base_url = self._start_emulator()
+        self.env = self._environment(base_url, sql_alchemy_conn)
+        self._start_airflow()
+
+    def _start_services(self) -> None:
+        """What a deployment needs besides PostgreSQL and the emulator (nothing here)."""
+
+    def _start_postgres(self) -> str:
+        """A throw-away PostgreSQL cluster; returns its SQLAlchemy URL."""
         say("== PostgreSQL (throw-away cluster)")
         pg_port = free_port()
         self.postgres_started = True
         result = subprocess.run(  # noqa: S603 (our script, fixed argv)
             [str(POSTGRES_SH), "start", str(self.pgdir), str(pg_port)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
         if result.returncode:
             raise CheckFailed(f"PostgreSQL did not start:\n{result.stderr}")
-        sql_alchemy_conn = result.stdout.strip().splitlines()[-1]
         say(f"   listening on 127.0.0.1:{pg_port} (data in {self.pgdir})")
+        return result.stdout.strip().splitlines()[-1]
 
+    def _start_emulator(self) -> str:
+        """The iSendPro emulator on a free port; returns its base URL (``.../cgi-bin``)."""
         say("== iSendPro emulator")
         ready = self.work / "emulator.url"
         emulator_argv = [sys.executable, "-m", "airflow_provider_isendpro.testing", "--port", "0"]
         emulator_argv += ["--ready-file", str(ready), "--api-key", API_KEY, "--credit", str(CREDIT)]
         emulator = self.processes.start("emulator", emulator_argv, dict(os.environ))
-        base_url = wait_until(
+        base_url: str = wait_until(
             "the emulator",
             lambda: emulator.poll() is None and ready.exists() and ready.read_text().strip(),
             30,
@@ -491,21 +506,21 @@ class Deployment:
             raise CheckFailed("the emulator exited")
         self.emulator = Emulator(base_url.removesuffix("/cgi-bin"))
         say(f"   {base_url}")
+        return base_url
 
+    def _environment(self, base_url: str, sql_alchemy_conn: str) -> dict[str, str]:
+        """Every component's environment: nothing Airflow- or AWS-related inherited from this shell."""
         self.api_port = free_port()
         api_url = f"http://127.0.0.1:{self.api_port}"
         connection = {
             "conn_type": "isendpro",
             "host": base_url,
             "password": API_KEY,
-            "extra": {"connect_timeout": 5, "read_timeout": 30},
+            "extra": self.CONNECTION_EXTRA,
         }
-        inherited = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and k != "AIRFLOW_HOME"
-        }
-        self.env = {
+        dropped = ("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "AWS_")
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(dropped) and k != "AIRFLOW_HOME"}
+        return {
             **inherited,
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(self.home),
@@ -528,9 +543,8 @@ class Deployment:
             "AIRFLOW__ISENDPRO__LEDGER_PATH": str(self.work / "ledger"),
             "AIRFLOW_CONN_ISENDPRO_DEFAULT": json.dumps(connection),
         }
-        self._start_airflow("")
 
-    def _start_airflow(self, executor_note: str) -> None:
+    def _start_airflow(self) -> None:
         """Migrate the metadata DB, create the pool, start the components of ``COMPONENTS``, wait until
         they report healthy and log in to the REST API (``self.env`` is set)."""
         api_url = self.env["AIRFLOW__API__BASE_URL"]
@@ -541,7 +555,7 @@ class Deployment:
         run_tool([AIRFLOW, "pools", "set", *POOL], self.env, self.logs / "pools.log", timeout=60)
         say(f"   pool {POOL[0]!r} with {POOL[1]} slots")
 
-        say(f"== scheduler, dag-processor, triggerer, api-server{executor_note}")
+        say(f"== scheduler, dag-processor, triggerer, api-server{self.EXECUTOR_NOTE}")
         for name in COMPONENTS:
             argv = [AIRFLOW, name]
             if name == "api-server":
