@@ -104,6 +104,12 @@ class CeleryRunner(Runner):
     def send_ti(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return next(t for t in self.api.task_instances(dag_id, run_id) if t["task_id"] == "send")
 
+    def send_worker(self, dag_id: str, run_id: str) -> tuple[str, str] | None:
+        """(worker, hostname) of the worker running the send task, once it runs on one of ours."""
+        host = str(self.send_ti(dag_id, run_id).get("hostname") or "")
+        worker = host.split("@", maxsplit=1)[0]
+        return (worker, host) if worker in WORKERS else None
+
     def xcom(self, dag_id: str, run_id: str, key: str, task_id: str = "send") -> Any:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
         value = self.api.get(path)["value"]
@@ -147,10 +153,10 @@ def scenario_machine_lost(runner: CeleryRunner, rows: list[Row], *, warn: bool) 
     def kill(outcome: Outcome) -> None:
         if seen or emulator.sent_count() - before < 4 * BATCH:
             return
-        host = str(runner.send_ti(dag_id, outcome.run_id).get("hostname") or "")
-        worker = host.split("@", maxsplit=1)[0]
-        if worker not in WORKERS:
+        running = runner.send_worker(dag_id, outcome.run_id)
+        if running is None:
             return
+        worker, host = running
         seen.update(worker=worker, host=host, killed=runner.deployment.kill_machine(worker))
         emulator._call("POST", "release")
         say(f"   batch 4 held: SIGKILL to every process of {worker} ({len(seen['killed'])} processes)")
@@ -207,10 +213,10 @@ def scenario_orphan(runner: CeleryRunner, rows: list[Row]) -> None:
     def kill(outcome: Outcome) -> None:
         if seen or emulator.sent_count() - before < 3 * ZOMBIE_BATCH:
             return
-        host = str(runner.send_ti(dag_id, outcome.run_id).get("hostname") or "")
-        worker = host.split("@", maxsplit=1)[0]
-        if worker not in WORKERS:
+        running = runner.send_worker(dag_id, outcome.run_id)
+        if running is None:
             return
+        worker, host = running
         seen.update(worker=worker, host=host, survivors=runner.deployment.kill_worker_group(worker))
         say(f"   SIGKILL to {worker}'s process group; still running: {seen['survivors']}")
 
