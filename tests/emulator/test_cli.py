@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -26,6 +28,22 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], limit: float = 20.0) -> s
     raise AssertionError("the ready file never appeared")
 
 
+@contextlib.contextmanager
+def _emulator_cli(cmd: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """The CLI as a child process with its output piped; killed (if still running) and its pipes closed
+    on the way out."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
 def test_cli_starts_answers_and_exits_cleanly(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     cmd = [
@@ -43,8 +61,7 @@ def test_cli_starts_answers_and_exits_cleanly(tmp_path: Path) -> None:
         "--config",
         json.dumps({"envelope": "object"}),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with _emulator_cli(cmd) as proc:
         base_url = _wait_for(ready, proc)
         assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/cgi-bin")
         root = base_url.removesuffix("/cgi-bin")
@@ -91,13 +108,6 @@ def test_cli_starts_answers_and_exits_cleanly(tmp_path: Path) -> None:
             "POST /cgi-bin/sms -> 400: refused: code 3, Your credentials are incorrect",
         ]
         assert "cli-fake-keyid" not in "".join(stdout.splitlines()[4:])  # only the banner shows the key
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
 
 
 def test_cli_rejects_a_bad_config() -> None:
@@ -110,8 +120,7 @@ def test_cli_rejects_a_bad_config() -> None:
 def test_quiet_keeps_the_banner_and_drops_the_request_lines(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     cmd = [sys.executable, "-m", "airflow_provider_isendpro.testing", "--quiet", "--ready-file", str(ready)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with _emulator_cli(cmd) as proc:
         base_url = _wait_for(ready, proc)
         requests.post(
             base_url + "/credit", data={"keyid": "emulator-fake-keyid", "credit": "1"}, timeout=5
@@ -121,13 +130,6 @@ def test_quiet_keeps_the_banner_and_drops_the_request_lines(tmp_path: Path) -> N
         lines = proc.stdout.read().splitlines() if proc.stdout else []
         assert lines[0] == f"iSendPro emulator listening on {base_url} (a test double: it delivers nothing)"
         assert len(lines) == 6 and not any(" -> " in line for line in lines)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
 
 
 def test_sent_subcommand_says_when_nothing_listens() -> None:
