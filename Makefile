@@ -53,7 +53,7 @@ e2e: install
 
 # Exactly once on a distributed deployment (issue 11): CeleryExecutor with two workers (each its own
 # AIRFLOW_HOME), Redis (Debian's redis-server, installed with apt-get if missing), moto_server as the S3
-# ledger store, PostgreSQL as `make e2e`; workers killed mid-send. See e2e/run_celery.py. About 7-8 min.
+# ledger store, PostgreSQL as `make e2e`; workers killed mid-send. See e2e/run_celery.py. About 5-6 min.
 E2E_CELERY_PACKAGES = psycopg2-binary==2.9.13 asyncpg==0.32.0 apache-airflow-providers-celery==3.26.0 \
 	apache-airflow-providers-amazon==9.39.0 redis==6.4.0 "moto[server]==5.2.5" s3fs==2026.9.0 \
 	boto3==1.43.117 botocore==1.43.117
@@ -65,7 +65,7 @@ e2e-celery: install
 	timeout -k 30 660 $(PY) e2e/run_celery.py
 
 # The long bad-input fuzz run (issue 7): 100,000 Hypothesis examples over every operator's validation,
-# with the seed of the measured run in docs (docs/reliability.md). About 9-10 min.
+# with the seed of the measured run in docs (docs/reliability.md), two processes. About 8 min.
 fuzz: install
 	$(PY) bench/fuzz.py --examples 100000 --seed 7 --jobs 2
 
