@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
-from airflow_provider_isendpro.errors import IsendproError, IsendproValidationError
+from airflow_provider_isendpro.errors import IsendproValidationError
 from airflow_provider_isendpro.notifications.context import add_accessors, async_default_sender
+from airflow_provider_isendpro.notifications.delivery import AlertDelivery
 from airflow_provider_isendpro.notifications.event import (
     AlertEvent,
     context_exception,
@@ -189,7 +190,7 @@ class IsendproNotifier(BaseNotifier):
         except _Aborted:
             pass
         except Exception as exc:  # rendering or context problems: nothing was sent
-            self._log_failure(exc)
+            self._delivery().log_failure(exc)
 
     async def async_notify(self, context: Context) -> None:
         """The same as :meth:`notify` on the async client, for the triggerer. Never raises."""
@@ -198,7 +199,7 @@ class IsendproNotifier(BaseNotifier):
         except _Aborted:
             pass
         except Exception as exc:
-            self._log_failure(exc)
+            self._delivery().log_failure(exc)
 
     # -- rendering --------------------------------------------------------------------------------------
 
@@ -385,7 +386,7 @@ class IsendproNotifier(BaseNotifier):
         except _Aborted:
             return
         except Exception as exc:
-            rendered._log_failure(exc)
+            rendered._delivery().log_failure(exc)
 
     def _deliver_sync(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
@@ -400,18 +401,19 @@ class IsendproNotifier(BaseNotifier):
                 return
             gate = self._gate(location, event)
             sends = self._groups(gate, event, plan)
+            delivery = self._delivery()
             results = []
             for part, admissions in sends:
                 try:
-                    result = self._call(hook.client, part)
+                    result = delivery.call(hook.client, part)
                 except BaseException as exc:
-                    self._release(gate, admissions)
-                    self._settle_error(marker, plan, exc)
+                    delivery.release(gate, admissions)
+                    delivery.settle_error(marker, plan, exc)
                     raise
                 if not result.accepted:
-                    self._release(gate, admissions)
+                    delivery.release(gate, admissions)
                 results.append((part, result))
-            self._settle(marker, plan, results)
+            delivery.settle(marker, plan, results)
         finally:
             hook.close()
 
@@ -425,7 +427,7 @@ class IsendproNotifier(BaseNotifier):
         except _Aborted:
             return
         except Exception as exc:
-            rendered._log_failure(exc)
+            rendered._delivery().log_failure(exc)
 
     async def _deliver_async(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
@@ -442,93 +444,25 @@ class IsendproNotifier(BaseNotifier):
             return
         gate = self._gate(location, event)
         sends = await asyncio.to_thread(self._groups, gate, event, plan)
+        delivery = self._delivery()
         results = []
         async with await hook.get_async_client() as client:
             for part, admissions in sends:
                 try:
-                    result: SendResult = await self._call(client, part)
+                    result: SendResult = await delivery.call(client, part)
                 except BaseException as exc:
-                    await asyncio.to_thread(self._release, gate, admissions)
-                    await asyncio.to_thread(self._settle_error, marker, plan, exc)
+                    await asyncio.to_thread(delivery.release, gate, admissions)
+                    await asyncio.to_thread(delivery.settle_error, marker, plan, exc)
                     raise
                 if not result.accepted:
-                    await asyncio.to_thread(self._release, gate, admissions)
+                    await asyncio.to_thread(delivery.release, gate, admissions)
                 results.append((part, result))
-        await asyncio.to_thread(self._settle, marker, plan, results)
+        await asyncio.to_thread(delivery.settle, marker, plan, results)
 
-    def _call(self, client: Any, plan: AlertPlan) -> Any:
-        """``client.send_sms`` (one number) or ``send_sms_multi``: a SendResult, or its awaitable."""
-        if len(plan.numbers) == 1:
-            return client.send_sms(
-                plan.numbers[0], plan.text, sender=plan.sender, tracker=plan.trackers[0],
-                nostop=self.nostop, max_segments=self.max_segments, ucs2_overseas=self.ucs2_overseas,
-            )  # fmt: skip
-        return client.send_sms_multi(
-            plan.numbers, plan.text, sender=plan.sender, trackers=plan.trackers,
-            nostop=self.nostop, max_segments=self.max_segments, ucs2_overseas=self.ucs2_overseas,
-        )  # fmt: skip
-
-    @staticmethod
-    def _release(gate: ThrottleGate | None, admissions: list[Admission]) -> None:
-        if gate is not None:
-            gate.release(admissions)
-
-    def _settle(
-        self, marker: AlertMarker | None, plan: AlertPlan, results: list[tuple[AlertPlan, SendResult]]
-    ) -> None:
-        from airflow_provider_isendpro.sms import count_segments, mask_number
-
-        if not results:
-            if marker is not None:
-                marker.settle("held", plan, "held back by the throttle")
-            return
-        accepted = total = 0
-        for part, result in results:
-            segments = count_segments(part.text)[2]
-            for status in result.recipients:
-                if status.accepted:
-                    self.log.info(
-                        "iSendPro alert sent to %s via connection %r (%d characters, %d SMS segment%s)",
-                        mask_number(status.number), self.isendpro_conn_id, len(part.text), segments,
-                        "" if segments == 1 else "s",
-                    )  # fmt: skip
-                else:
-                    self.log.error(
-                        "iSendPro refused the alert for %s via connection %r: code %s, %s",
-                        mask_number(status.number), self.isendpro_conn_id, status.code, status.message,
-                    )  # fmt: skip
-            accepted += len(result.accepted)
-            total += len(result.recipients)
-        if marker is not None:
-            marker.settle("sent" if accepted else "failed", plan, f"{accepted} of {total} accepted")
-
-    def _settle_error(self, marker: AlertMarker | None, plan: AlertPlan, exc: BaseException) -> None:
-        from airflow_provider_isendpro.errors import IsendproUnknownOutcomeError
-
-        if marker is None:
-            return
-        state = "unknown" if isinstance(exc, IsendproUnknownOutcomeError) else "failed"
-        message = exc.message if isinstance(exc, IsendproError) else type(exc).__name__
-        marker.settle(state, plan, message)
-
-    def _log_failure(self, exc: Exception) -> None:
-        conn_id = self.isendpro_conn_id
-        if isinstance(exc, IsendproError):
-            details = ", ".join(
-                f"{name}={value}"
-                for name, value in (("code", exc.code), ("http_status", exc.http_status))
-                if value is not None
-            )
-            self.log.error(
-                "iSendPro alert NOT sent via connection %r: %s: %s%s. The task's own state is unaffected; "
-                "check the connection and iSendPro's status",
-                conn_id, type(exc).__name__, exc.message, f" ({details})" if details else "",
-            )  # fmt: skip
-        else:
-            self.log.error(
-                "iSendPro alert NOT sent via connection %r: unexpected %s: %s. The task's own state is "
-                "unaffected", conn_id, type(exc).__name__, redact(str(exc)),
-            )  # fmt: skip
+    def _delivery(self) -> AlertDelivery:
+        return AlertDelivery(
+            str(self.isendpro_conn_id), self.nostop, self.max_segments, self.ucs2_overseas, self.log
+        )
 
 
 #: Function-style alias, as Airflow's own notifiers offer:
