@@ -32,10 +32,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
-
-if TYPE_CHECKING:
-    from airflow_provider_isendpro.sending.fencing import Fence
+from typing import Literal, Protocol
 
 State = Literal["pending", "done", "unknown", "void"]
 _VERSION = 2
@@ -86,6 +83,13 @@ class BatchRecord:
             },
             reason=data.get("reason", ""),
         )
+
+
+class SendFence(Protocol):
+    """What a :class:`Ledger` asks of its fence (:class:`~.fencing.Fence`, which sits above this module)."""
+
+    def check(self) -> None: ...
+    def release(self, note: str = "") -> None: ...
 
 
 class LedgerStore(Protocol):
@@ -348,7 +352,7 @@ class Ledger:
     :param fence: checked before every batch (:class:`~.fencing.Fence`); None for no fencing.
     """
 
-    def __init__(self, store: LedgerStore, *, attempt: int | str = 1, fence: Fence | None = None) -> None:
+    def __init__(self, store: LedgerStore, *, attempt: int | str = 1, fence: SendFence | None = None) -> None:
         self.store = store
         self.attempt = str(attempt)
         self.fence = fence
