@@ -119,3 +119,41 @@ def test_the_client_closes_its_http_pool(isendpro_emulator: IsendproEmulator) ->
     assert was_open
     assert client._http.is_closed
     assert repr(client) == f"AsyncIsendproClient(base_url={isendpro_emulator.base_url!r})"
+
+
+def test_clients_share_one_verifying_tls_context(
+    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the CA bundle costs ~30 ms of CPU: built once per process and CA setting, not per client
+    (the triggerer creates a client per poll or alert, on its event loop)."""
+    import ssl
+
+    import certifi
+    import httpx
+
+    from airflow_provider_isendpro.client.aio import tls_context
+
+    given: list[Any] = []
+
+    class Recording(httpx.AsyncClient):
+        def __init__(self, **kwargs: Any) -> None:
+            given.append(kwargs.get("verify"))
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(httpx, "AsyncClient", Recording)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+    async def two_clients() -> None:
+        for _ in range(2):
+            async with AsyncIsendproClient(config(isendpro_emulator)) as client:
+                await client.get_credit()
+
+    asyncio.run(two_clients())
+    first, second = given
+    assert first is second
+    assert isinstance(first, ssl.SSLContext)
+    assert (first.verify_mode, first.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert first.cert_store_stats()["x509_ca"] > 0  # a CA bundle was loaded
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    assert tls_context() is not first  # another CA setting, another context
