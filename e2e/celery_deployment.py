@@ -20,11 +20,13 @@ from typing import ClassVar
 import requests
 from run import (
     AIRFLOW,
+    POOL,
     VENV_BIN,
     Deployment,
     Processes,
     alive,
     free_port,
+    run_tool,
     say,
     wait_until,
 )
@@ -122,11 +124,19 @@ class CeleryDeployment(Deployment):
         for worker in WORKERS:
             self.start_worker(worker, s3_ledger=s3_ledger)
         for worker in WORKERS:
-            log = self.workers.log(worker)
-            wait_until(
-                f"celery worker {worker} to be ready", lambda log=log: b" ready." in log.read_bytes(), 90
-            )
+            self.wait_ready(worker)
         say(f"   workers ready ({'S3 ledger' if s3_ledger else 'no [isendpro] ledger_path'})")
+
+    def wait_ready(self, worker: str) -> None:
+        log = self.workers.log(worker)
+        wait_until(f"celery worker {worker} to be ready", lambda: b" ready." in log.read_bytes(), 90)
+
+    def set_pool_slots(self, slots: int) -> None:
+        """Resize the ``isendpro`` pool (0: no batch may start)."""
+        name, _, description = POOL
+        run_tool(
+            [AIRFLOW, "pools", "set", name, str(slots), description], self.env, self.logs / "pools.log", 60
+        )
 
     def start_worker(self, worker: str, *, s3_ledger: bool) -> None:
         home = self.worker_home(worker)
