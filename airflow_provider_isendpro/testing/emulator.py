@@ -409,6 +409,10 @@ class IsendproEmulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        # The released handlers leave their hangs in their own threads: wait for them, so that no hang
+        # is in progress once stop() returns (seen under load: ``hanging`` still 1 right after stop()).
+        with self._hang_changed:
+            self._hang_changed.wait_for(lambda: not self._hang_events, timeout=5)
 
     def __enter__(self) -> IsendproEmulator:
         self.start()
@@ -605,10 +609,10 @@ class IsendproEmulator:
         """Wait ``seconds`` (bounded by ``hang_timeout``); ``False`` if released early by stop/release."""
         bound = self._config.hang_timeout
         timeout = bound if seconds is None else min(seconds, bound)
-        if self._stopping.is_set():
-            return False
         event = threading.Event()
-        with self._lock:
+        with self._lock:  # checked under the lock release_hangs() takes: no hang starts after a stop
+            if self._stopping.is_set():
+                return False
             self._hang_events.add(event)
             self._hang_changed.notify_all()
         try:
