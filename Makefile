@@ -74,7 +74,7 @@ fuzz: install
 # and on 3.13, smoke tests on 3.12; Airflow 3.2 and 3.1: the core tests (client, hook, operator, sensor,
 # trigger, notifier, example DAGs) on 3.11, smoke tests on 3.12 and 3.13. Two rows at a time (2 cores),
 # each row's output printed when it ends; prints the table and checks README.md's support table against
-# it. Python 3.12/3.13 come from pyenv ($(pyenv root)/versions/3.1x.*) or python3.1x on PATH. ~14 min.
+# it. Python 3.12/3.13 come from pyenv ($(pyenv root)/versions/3.1x.*) or python3.1x on PATH. 15-18 min.
 matrix: install
 	$(PY) .ci/matrix.py --jobs 2
 
