@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from airflow_provider_isendpro.notifications.text import AlertPlan
-    from airflow_provider_isendpro.sending.ledger import LedgerStore
+    from airflow_provider_isendpro.record_store import RecordStore
 
 #: A ``pending`` marker younger than this means another invocation is sending the same alert right now
 #: (a callback fired twice at once): skip. Older, it was left by an invocation that died mid-send: send
@@ -46,7 +46,7 @@ class AlertMarker:
     A marker that cannot be read or written never stops the alert: it is logged and the alert is sent.
     """
 
-    def __init__(self, store: LedgerStore, key: str, log: Any) -> None:
+    def __init__(self, store: RecordStore, key: str, log: Any) -> None:
         self.store = store
         self.name = f"{key}.json"
         self.log = log

@@ -333,9 +333,9 @@ class IsendproNotifier(BaseNotifier):
             if self.dedupe:
                 self.log.debug("iSendPro alert: no run id in the callback context, de-duplication off")
             return None
-        from airflow_provider_isendpro.sending.ledger import open_store
+        from airflow_provider_isendpro.record_store import open_record_store
 
-        store = open_store(
+        store = open_record_store(
             location.child("_notifier").root, [event.dag_id, str(event.run_id)], location.conn_id
         )
         return AlertMarker(store, plan.key, self.log)

@@ -13,7 +13,7 @@ the notifier keeps, in the ledger's storage under ``<ledger>/_notifier/_throttle
   and appends ``(+37 more since 03:02: etl.load[0-35], etl.report)`` to its text.
 
 Exactness across workers rests on one primitive: the ledger store's atomic create-if-absent
-(:meth:`~airflow_provider_isendpro.sending.ledger.LedgerStore.create`). Two processes that both see the
+(:meth:`~airflow_provider_isendpro.record_store.RecordStore.create`). Two processes that both see the
 window closed both try to create ``w<n+1>``; exactly one succeeds and sends, the other re-reads and holds.
 Reports are claimed the same way, so a held alert is listed by exactly one SMS. A held alert that lands
 just after a report was written is listed by the next report: late, never lost.
@@ -44,7 +44,7 @@ from airflow_provider_isendpro.errors import IsendproValidationError
 if TYPE_CHECKING:
     from airflow_provider_isendpro.notifications.event import AlertEvent
     from airflow_provider_isendpro.notifications.text import AlertPlan
-    from airflow_provider_isendpro.sending.ledger import LedgerStore
+    from airflow_provider_isendpro.record_store import RecordStore
     from airflow_provider_isendpro.sending.location import LedgerLocation
 
 #: The notifier's default window: long enough that a storm costs one or two SMS, short enough that a
@@ -201,7 +201,7 @@ class Admission:
 class RecipientThrottle:
     """The windows, held alerts and reports of one (scope, recipient) in one store."""
 
-    def __init__(self, store: LedgerStore, seconds: float) -> None:
+    def __init__(self, store: RecordStore, seconds: float) -> None:
         self.store = store
         self.seconds = seconds
 
@@ -280,11 +280,11 @@ class ThrottleGate:
         self._throttles: dict[int, RecipientThrottle] = {}
 
     def throttle(self, wire: str) -> RecipientThrottle:
-        from airflow_provider_isendpro.sending.ledger import open_store
+        from airflow_provider_isendpro.record_store import open_record_store
 
         root = self.location.child("_notifier").child("_throttle").root
         folders = [*scope_path(self.scope, self.dag_id), number_folder(wire)]
-        return RecipientThrottle(open_store(root, folders, self.location.conn_id), self.seconds)
+        return RecipientThrottle(open_record_store(root, folders, self.location.conn_id), self.seconds)
 
     def track(self, throttle: RecipientThrottle, admission: Admission) -> None:
         """Remember which throttle ``admission`` came from, for :meth:`release`."""

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
-    from airflow_provider_isendpro.sending.ledger import Ledger
+    from airflow_provider_isendpro.hooks.isendpro import IsendproHook
+    from airflow_provider_isendpro.sending.engine import SendOptions
+    from airflow_provider_isendpro.sending.plan import Planner
+    from airflow_provider_isendpro.sending.service import SendPolicy
+    from airflow_provider_isendpro.sending.task import TaskTry
 
 _CHOICES = {
     "on_invalid": ("fail", "skip"),
@@ -308,18 +312,42 @@ class SendSmsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
-        from airflow_provider_isendpro.sending.engine import SendOptions
-        from airflow_provider_isendpro.sending.fencing import Fence, request_bound
-        from airflow_provider_isendpro.sending.ledger import Ledger, open_store
-        from airflow_provider_isendpro.sending.location import require_shared_ledger, resolve_ledger
-        from airflow_provider_isendpro.sending.plan import MessageRules, Planner
-        from airflow_provider_isendpro.sending.service import SendPolicy, run_send
-        from airflow_provider_isendpro.sms import validate_sender
+        from airflow_provider_isendpro.sending.location import resolve_ledger
+        from airflow_provider_isendpro.sending.task import send_for_task
 
         hook = IsendproHook(self.isendpro_conn_id)
+        try:
+            planner, options, policy = self._send_settings(hook, context)
+            outcome = send_for_task(
+                client=lambda: hook.client,
+                client_config=hook.config,
+                planner=planner,
+                source=self._source(),
+                options=options,
+                policy=policy,
+                location=resolve_ledger(self.ledger_path, self.ledger_conn_id),
+                task=self._task_try(context),
+                details_path=self.details_path,
+            )
+        finally:
+            hook.close()
+        self._log_summary(outcome.result)
+        if outcome.error is not None:
+            context["ti"].xcom_push(key="send_report", value=outcome.result)
+            raise outcome.error
+        return outcome.result
+
+    def _send_settings(self, hook: IsendproHook, context: Context) -> tuple[Planner, SendOptions, SendPolicy]:
+        """The task's parameters as the engine's planner, request options and policy, each checked before
+        any I/O (the ledger included), dry run or not."""
+        from airflow_provider_isendpro.sending.engine import SendOptions
+        from airflow_provider_isendpro.sending.plan import MessageRules, Planner
+        from airflow_provider_isendpro.sending.service import SendPolicy
+        from airflow_provider_isendpro.sms import validate_sender
+
         dry_run = _as_bool("dry_run", self.dry_run)
         sender = self.sender if self.sender is not None else (None if dry_run else hook.default_sender)
-        if sender not in (None, ""):  # checked before any I/O (the ledger included), dry run or not
+        if sender not in (None, ""):
             sender = validate_sender(sender)
         nostop = _as_bool("nostop", self.nostop)
         rules = MessageRules(
@@ -331,9 +359,11 @@ class SendSmsOperator(BaseOperator):
             strict=self.strict_numbers,
             ucs2_overseas=_as_bool("ucs2_overseas", self.ucs2_overseas),
         )
-        scope = self._scope(context)
         planner = Planner(
-            self._renderer(context), personalised=self._personalised, rules=rules, scope="\x1f".join(scope)
+            self._renderer(context),
+            personalised=self._personalised,
+            rules=rules,
+            scope="\x1f".join(self._scope(context)),
         )
         options = SendOptions(
             sender=rules.sender,
@@ -355,49 +385,18 @@ class SendSmsOperator(BaseOperator):
             unit_price=self.unit_price,
             max_inline=self.max_inline_results,
         )
-        location = resolve_ledger(self.ledger_path, self.ledger_conn_id)
-        if not dry_run:  # before any request: a local ledger under a remote executor texts people twice
-            require_shared_ledger(location, "SendSmsOperator")
-        attempt = int(getattr(context["ti"], "try_number", None) or 1)
-        # Airflow's hostname_callable names the worker (two workers of one machine are two hosts here)
-        host = str(getattr(context["ti"], "hostname", None) or socket.gethostname())
+        return planner, options, policy
 
-        def ledger() -> Ledger:
-            store = open_store(location.root, scope, location.conn_id)
-            self.log.info("send ledger: %s (from %s)", store.describe(), location.origin)
-            fence = Fence(
-                open_store(location.root, [*scope, "_claims"], location.conn_id),
-                attempt=attempt,
-                bound=request_bound(hook.config),
-                host=host,
-            )
-            fence.claim()
-            return Ledger(store, attempt=fence.label, fence=fence)
+    def _task_try(self, context: Context) -> TaskTry:
+        from airflow_provider_isendpro.sending.task import TaskTry
 
-        details = self.details_path or self._default_details(location.root, scope, context)
-        outcome = run_send(
-            client=lambda: hook.client,
-            planner=planner,
-            source=self._source(),
-            options=options,
-            policy=policy,
-            ledger=ledger,
-            details_path=details,
-            details_conn_id=location.conn_id,
+        ti = context["ti"]
+        return TaskTry(
+            scope=self._scope(context),
+            attempt=int(getattr(ti, "try_number", None) or 1),
+            # Airflow's hostname_callable names the worker (two workers of one machine are two hosts here)
+            host=str(getattr(ti, "hostname", None) or socket.gethostname()),
         )
-        hook.close()
-        self._log_summary(outcome.result)
-        if outcome.error is not None:
-            context["ti"].xcom_push(key="send_report", value=outcome.result)
-            raise outcome.error
-        return outcome.result
-
-    @staticmethod
-    def _default_details(root: str, scope: list[str], context: Context) -> str:
-        from airflow_provider_isendpro.sending.ledger import open_store
-
-        try_number = getattr(context["ti"], "try_number", 1)
-        return f"{open_store(root, scope).describe().rstrip('/')}-results/try-{try_number}.jsonl"
 
     def _log_summary(self, result: dict[str, Any]) -> None:
         if result.get("dry_run"):

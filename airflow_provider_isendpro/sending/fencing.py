@@ -6,7 +6,7 @@ then walk the same batches at once: the older one sending what the newer one doe
 ledger. Every try therefore *claims* the send before reading the ledger, and the older try steps aside.
 
 Protocol (all records in the task instance's ledger folder, under ``_claims/``, created with
-:meth:`~.ledger.LedgerStore.create`, never rewritten):
+:meth:`~.ledger.RecordStore.create`, never rewritten):
 
 1. **Claim.** Try ``N`` creates ``tN.0.json`` holding its try number, host, pid, start time, the longest
    time one of its requests can take (``request_bound``: the connection's connect timeout times the
@@ -55,7 +55,7 @@ __all__ = ["IsendproSupersededError"]  # raised here; defined with the other err
 
 if TYPE_CHECKING:
     from airflow_provider_isendpro.client import ClientConfig
-    from airflow_provider_isendpro.sending.ledger import LedgerStore
+    from airflow_provider_isendpro.record_store import RecordStore
 
 log = logging.getLogger("airflow_provider_isendpro.sending")
 
@@ -131,7 +131,7 @@ def _parse_name(name: str) -> tuple[int, int] | None:
 class Fence:
     """The claim of one try (``attempt``) on one send's ledger folder; see the module docstring."""
 
-    store: LedgerStore
+    store: RecordStore
     attempt: int
     bound: float
     margin: float = DEFAULT_MARGIN

@@ -59,9 +59,9 @@ def _own_default_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 def read_markers(ledger: str, dag_id: str = "etl_sales", run_id: str = RUN_ID) -> list[dict[str, Any]]:
     """The de-duplication markers of one run, read through the ledger store (whatever its layout)."""
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
-    store = open_store(f"{ledger}/_notifier", [dag_id, run_id])
+    store = open_record_store(f"{ledger}/_notifier", [dag_id, run_id])
     return [json.loads(store.read(name)) for name in sorted(store.names())]
 
 

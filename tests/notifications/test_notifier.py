@@ -493,10 +493,10 @@ def test_a_callback_fired_twice_texts_once(
 
 
 def test_marker_lives_beside_the_send_ledger(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
     IsendproNotifier(to=ONCALL, ledger_path=ledger)(task_context(None))
-    store = open_store(f"{ledger}/_notifier", ["etl_sales", RUN_ID])
+    store = open_record_store(f"{ledger}/_notifier", ["etl_sales", RUN_ID])
     assert store.describe().startswith(
         str(Path(ledger) / "_notifier" / "etl_sales" / "scheduled__2026-01-01T03")
     )
@@ -532,11 +532,11 @@ def write_marker(
     ledger: str, notifier: IsendproNotifier, context: dict[str, Any], state: str, at: float, text: str = ""
 ) -> None:
     from airflow_provider_isendpro.notifications.sms import describe_event
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
     event = describe_event(context)
     key = event.dedupe_key(["0612345678"])
-    store = open_store(f"{ledger}/_notifier", [event.dag_id, str(event.run_id)])
+    store = open_record_store(f"{ledger}/_notifier", [event.dag_id, str(event.run_id)])
     store.write(f"{key}.json", text or json.dumps({"state": state, "written_at": at}))
 
 
@@ -598,9 +598,9 @@ def test_unreachable_store_never_stops_an_alert(isendpro_emulator: IsendproEmula
     assert len(isendpro_emulator.sent) == 3
     warnings = events(logs, "warning")
     assert len(warnings) == 9  # per alert: marker pending, throttle, marker sent
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
-    marker_dir = open_store(f"{blocker}/_notifier", ["etl_sales", RUN_ID]).describe()
+    marker_dir = open_record_store(f"{blocker}/_notifier", ["etl_sales", RUN_ID]).describe()
     assert [w for w in warnings if "de-duplication marker" in w] == [
         f"iSendPro alert: cannot write the de-duplication marker in {marker_dir} (NotADirectoryError); a "
         "repeated callback may send this alert again"

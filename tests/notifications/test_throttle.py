@@ -272,12 +272,12 @@ def test_dag_level_and_deadline_paths_obey_the_same_throttle(
 def test_held_alert_records_are_in_the_ledger(
     ledger: str, isendpro_emulator: IsendproEmulator, clock: Clock
 ) -> None:
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
     fail(notifier, 0)
     fail(notifier, 7)
-    store = open_store(f"{ledger}/_notifier/_throttle", ["dag", "etl_sales", "eb8ee2449ad37fd3"])
+    store = open_record_store(f"{ledger}/_notifier/_throttle", ["dag", "etl_sales", "eb8ee2449ad37fd3"])
     names = sorted(store.names())
     assert names[-1] == "w00000001.json" and len(names) == 2
     held = json.loads(store.read(names[0]))

@@ -36,9 +36,9 @@ def _attach_s3(endpoint: str | None, fallback: bool = False) -> None:
     if endpoint is None:
         return
     if fallback:
-        from airflow_provider_isendpro.sending.ledger import ObjectStorageLedgerStore
+        from airflow_provider_isendpro.record_store import ObjectStorageRecordStore
 
-        ObjectStorageLedgerStore.ATOMIC_CREATE = frozenset()
+        ObjectStorageRecordStore.ATOMIC_CREATE = frozenset()
     import s3fs
     from airflow.sdk.io import attach
 
@@ -46,10 +46,10 @@ def _attach_s3(endpoint: str | None, fallback: bool = False) -> None:
 
 
 def _create(root: str, endpoint: str | None, fallback: bool, barrier: Any, results: Any) -> None:
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
     _attach_s3(endpoint, fallback)
-    store = open_store(root, ["race"], CONN_ID if endpoint else None)
+    store = open_record_store(root, ["race"], CONN_ID if endpoint else None)
     store.names()  # warm up (connections, listing caches) before the start line
     barrier.wait()
     results.put(store.create("w00000001.json", json.dumps({"pid": multiprocessing.current_process().name})))
@@ -122,11 +122,11 @@ BACKENDS = ["local", "s3", "s3-claim-then-verify"]
 @pytest.fixture
 def fallback(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
     """True for the claim-then-verify backend (in this process too, for the reads that follow)."""
-    from airflow_provider_isendpro.sending.ledger import ObjectStorageLedgerStore
+    from airflow_provider_isendpro.record_store import ObjectStorageRecordStore
 
     on = request.node.callspec.params["backend"] == "s3-claim-then-verify"
     if on:
-        monkeypatch.setattr(ObjectStorageLedgerStore, "ATOMIC_CREATE", frozenset())
+        monkeypatch.setattr(ObjectStorageRecordStore, "ATOMIC_CREATE", frozenset())
     return on
 
 
@@ -134,12 +134,12 @@ def fallback(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 def test_create_if_absent_has_one_winner(
     backend: str, fallback: bool, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
     endpoint = request.getfixturevalue("s3") if backend != "local" else None
     root = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
     assert sorted(_run(_create, root, endpoint, fallback)) == [False] * (PROCESSES - 1) + [True]
-    assert open_store(root, ["race"], CONN_ID if endpoint else None).names() == {"w00000001.json"}
+    assert open_record_store(root, ["race"], CONN_ID if endpoint else None).names() == {"w00000001.json"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -150,7 +150,7 @@ def test_processes_failing_at_the_same_instant_send_one_sms(
     tmp_path: Any,
     request: pytest.FixtureRequest,
 ) -> None:
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
     endpoint = request.getfixturevalue("s3") if backend != "local" else None
     ledger = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
@@ -166,7 +166,7 @@ def test_processes_failing_at_the_same_instant_send_one_sms(
     assert match, sms.text
     winner = int(match.group(1))
     folders = ["dag", "etl_sales", NUMBER_FOLDER]
-    store = open_store(f"{ledger}/_notifier/_throttle", folders, CONN_ID if endpoint else None)
+    store = open_record_store(f"{ledger}/_notifier/_throttle", folders, CONN_ID if endpoint else None)
     names = store.names()
     held = sorted(json.loads(store.read(n))["map_index"] for n in names if n.startswith("h-"))
     assert held == [i for i in range(PROCESSES) if i != winner]  # nothing lost
@@ -181,9 +181,9 @@ def test_a_folder_emptied_while_it_is_listed_holds_no_record(
     """The folder held only a rival's claim, deleted (the rival retreated) while ``names()`` lists it: no
     record and no error. The error this once raised (NotADirectoryError) failed the throttle open, and a
     second process sent the window's SMS too."""
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
-    store = open_store(f"s3://alerts/{tmp_path.name}", ["race"], CONN_ID)
+    store = open_record_store(f"s3://alerts/{tmp_path.name}", ["race"], CONN_ID)
     claim = store.root / "_claim.w00000001.json.1.rival.json"  # type: ignore[attr-defined]
     claim.write_text("")
     fs = claim.fs

@@ -29,7 +29,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_isendpro.sending.ledger import Ledger, open_store
+from airflow_provider_isendpro.record_store import open_record_store
+from airflow_provider_isendpro.sending.ledger import Ledger
 from airflow_provider_isendpro.testing import IsendproEmulator
 from tests.reliability.conftest import KEY, conn_json
 
@@ -105,7 +106,7 @@ class AirflowCli:
 
     def ledger_states(self, run_id: str) -> dict[tuple[str, ...], str]:
         """The ledger of the task instance: batch (its numbers, by tracker order) → state."""
-        store = open_store(str(self.ledger), [DAG_ID, run_id, TASK_ID, "-1"])
+        store = open_record_store(str(self.ledger), [DAG_ID, run_id, TASK_ID, "-1"])
         return {tuple(r.trackers): r.state for r in Ledger(store).records()}
 
 

@@ -206,7 +206,7 @@ def test_notifier_returns_on_a_hang_and_records_the_doubt(
     import json
 
     from airflow_provider_isendpro.notifications.sms import IsendproNotifier
-    from airflow_provider_isendpro.sending.ledger import open_store
+    from airflow_provider_isendpro.record_store import open_record_store
 
     monkeypatch.setenv(CONN_ENV, conn_json(emu, read_timeout=READ_TIMEOUT))
     emu.inject("hang", "/sms", times=None, delay=HANG)
@@ -215,6 +215,6 @@ def test_notifier_returns_on_a_hang_and_records_the_doubt(
     IsendproNotifier(to="0612345678", text="Echec", ledger_path=str(tmp_path)).notify(context)
     emu.release_hangs()
     assert [r.path for r in emu.requests] == ["/sms"]
-    store = open_store(f"{tmp_path}/_notifier", ["etl", "manual__timeout"])
+    store = open_record_store(f"{tmp_path}/_notifier", ["etl", "manual__timeout"])
     [marker] = [json.loads(store.read(name)) for name in store.names()]
     assert marker["state"] == "unknown"

@@ -15,6 +15,7 @@ import pytest
 
 from airflow_provider_isendpro.client import ClientConfig, IsendproClient, RetryPolicy
 from airflow_provider_isendpro.errors import IsendproConfigError
+from airflow_provider_isendpro.record_store import LocalRecordStore
 from airflow_provider_isendpro.sending.engine import SendOptions
 from airflow_provider_isendpro.sending.fencing import (
     DEFAULT_MARGIN,
@@ -23,7 +24,7 @@ from airflow_provider_isendpro.sending.fencing import (
     IsendproSupersededError,
     request_bound,
 )
-from airflow_provider_isendpro.sending.ledger import Ledger, LocalLedgerStore
+from airflow_provider_isendpro.sending.ledger import Ledger
 from airflow_provider_isendpro.sending.plan import MessageRules, Planner
 from airflow_provider_isendpro.sending.service import SendPolicy, run_send
 from airflow_provider_isendpro.sending.sources import value_source
@@ -52,7 +53,7 @@ class FakeClock:
 
 def fence(root: Path, attempt: int, clock: FakeClock, host: str = "", pid: int = 100) -> Fence:
     """Try ``attempt`` on worker ``w<attempt>`` (another machine: its process cannot be looked up)."""
-    store = LocalLedgerStore(root / "_claims")
+    store = LocalRecordStore(root / "_claims")
     return Fence(store, attempt, BOUND, clock=clock, host=host or f"w{attempt}", pid=pid + attempt)
 
 
@@ -180,8 +181,8 @@ def _gone_pid() -> int:
 def test_a_dead_process_of_this_machine_is_taken_over_at_once_even_within_its_lease(tmp_path: Path) -> None:
     clock = FakeClock()
     here = socket.gethostname()
-    Fence(LocalLedgerStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here, pid=_gone_pid()).claim()
-    second = Fence(LocalLedgerStore(tmp_path / "_claims"), 2, BOUND, clock=clock, host=here)
+    Fence(LocalRecordStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here, pid=_gone_pid()).claim()
+    second = Fence(LocalRecordStore(tmp_path / "_claims"), 2, BOUND, clock=clock, host=here)
     second.claim()
     assert clock.sleeps == [] and second.label == "2"
 
@@ -189,13 +190,13 @@ def test_a_dead_process_of_this_machine_is_taken_over_at_once_even_within_its_le
 def test_the_same_try_run_again_after_a_crash_takes_the_claim_over_under_a_new_label(tmp_path: Path) -> None:
     clock = FakeClock()
     here = socket.gethostname()
-    store = LocalLedgerStore(tmp_path / "_claims")
+    store = LocalRecordStore(tmp_path / "_claims")
     Fence(store, 1, BOUND, clock=clock, host=here, pid=_gone_pid()).claim()  # then SIGKILL
-    again = Fence(LocalLedgerStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here)
+    again = Fence(LocalRecordStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here)
     again.claim()  # `airflow tasks test` again: same try number
     assert again.label == "1-1" and clock.sleeps == []
     assert store.names() == {"t1.0.json", "t1.1.json"}
-    alive = Fence(LocalLedgerStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here, pid=os.getppid())
+    alive = Fence(LocalRecordStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here, pid=os.getppid())
     with pytest.raises(IsendproConfigError, match=r"^try 1 of this task is already running elsewhere"):
         alive.claim()  # the previous claim's owner (this process) is alive: a duplicate is refused
 
@@ -227,7 +228,7 @@ def test_an_overlapping_older_try_stops_superseded_and_nobody_is_texted_twice(
         def open_ledger() -> Ledger:
             guard = fence(tmp_path, attempt, clock)
             guard.claim()
-            return Ledger(LocalLedgerStore(tmp_path), attempt=guard.label, fence=guard)
+            return Ledger(LocalRecordStore(tmp_path), attempt=guard.label, fence=guard)
 
         return open_ledger
 
@@ -261,7 +262,7 @@ def test_an_overlapping_older_try_stops_superseded_and_nobody_is_texted_twice(
         "not sent: the send stopped at an error (superseded by try 2"
     )
     assert earlier["error"]["type"] == "IsendproSupersededError"
-    claims = LocalLedgerStore(tmp_path / "_claims")
+    claims = LocalRecordStore(tmp_path / "_claims")
     last = max((n for n in claims.names() if n.startswith("t1.")), key=lambda n: int(n.split(".")[1]))
     ended = Claim.from_json(claims.read(last))
     assert ended.note.startswith("IsendproSupersededError: superseded by try 2 (host w2, pid 102)")

@@ -7,23 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_isendpro.sending.ledger import (
-    BatchRecord,
-    Ledger,
-    LocalLedgerStore,
-    fingerprint,
-    open_store,
-)
+from airflow_provider_isendpro.record_store import LocalRecordStore, open_record_store
+from airflow_provider_isendpro.sending.ledger import BatchRecord, Ledger, fingerprint
 
 
 def test_records_round_trip_and_the_last_write_wins(tmp_path: Path) -> None:
-    store = LocalLedgerStore(tmp_path / "ti")
+    store = LocalRecordStore(tmp_path / "ti")
     ledger = Ledger(store)
     assert ledger.empty
     pending = BatchRecord("abc", "pending", ["t1", "t2"])
     ledger.write(pending)
     ledger.write(BatchRecord("abc", "done", ["t1", "t2"], outcomes={"t1": (0, 1), "t2": (11, None)}))
-    again = Ledger(LocalLedgerStore(tmp_path / "ti"))  # a retry reads the journal back
+    again = Ledger(LocalRecordStore(tmp_path / "ti"))  # a retry reads the journal back
     record = again.get("abc")
     assert record is not None and record.state == "done"
     assert record.outcomes == {"t1": (0, 1), "t2": (11, None)}
@@ -32,7 +27,7 @@ def test_records_round_trip_and_the_last_write_wins(tmp_path: Path) -> None:
 
 
 def test_the_writer_reads_back_what_it_wrote_without_holding_it_in_memory(tmp_path: Path) -> None:
-    store = LocalLedgerStore(tmp_path / "ti")
+    store = LocalRecordStore(tmp_path / "ti")
     store.write("a.json", '{"x": 1}')
     assert store._records == {"a.json": None}  # the text stays on disk only
     assert store.create("b.json", '{"y": 2}') is True
@@ -45,7 +40,7 @@ def test_only_pending_records_are_fsynced(tmp_path: Path, monkeypatch: pytest.Mo
     synced: list[int] = []
     real = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
-    ledger = Ledger(LocalLedgerStore(tmp_path / "ti"))
+    ledger = Ledger(LocalRecordStore(tmp_path / "ti"))
     ledger.write(BatchRecord("a", "pending", ["t"]))
     first = len(synced)  # the journal, and its new folder entry
     ledger.write(BatchRecord("a", "done", ["t"], outcomes={"t": (0, 1)}))
@@ -55,14 +50,14 @@ def test_only_pending_records_are_fsynced(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_a_torn_last_line_is_ignored_and_forget_voids_the_pending_record(tmp_path: Path) -> None:
-    store = LocalLedgerStore(tmp_path / "ti")
+    store = LocalRecordStore(tmp_path / "ti")
     ledger = Ledger(store)
     ledger.write(BatchRecord("a", "pending", ["t"]))
     ledger.write(BatchRecord("b", "pending", ["u"]))
     ledger.forget("b", ["u"])
     with store.path.open("a") as journal:
         journal.write('{"name": "c.t1.pending.json", "text": "{\\"fingerpr')  # the crash cut this write short
-    again = Ledger(LocalLedgerStore(tmp_path / "ti"), attempt=2)
+    again = Ledger(LocalRecordStore(tmp_path / "ti"), attempt=2)
     assert again.store.names() == {"a.t1.pending.json", "b.t1.pending.json", "b.t1.void.json"}
     pending = again.get("a")
     assert pending is not None and pending.state == "pending"
@@ -71,7 +66,7 @@ def test_a_torn_last_line_is_ignored_and_forget_voids_the_pending_record(tmp_pat
 
 
 def test_every_state_is_a_new_record_never_a_rewrite(tmp_path: Path) -> None:
-    store = LocalLedgerStore(tmp_path / "ti")
+    store = LocalRecordStore(tmp_path / "ti")
     written: list[str] = []
     real = store.write
     store.write = lambda name, text, durable=True: (written.append(name), real(name, text, durable=durable))[
@@ -92,7 +87,7 @@ def test_every_state_is_a_new_record_never_a_rewrite(tmp_path: Path) -> None:
         "a.t1.pending.json", "b.t1.pending.json", "b.t1.unknown.json", "a.t2.pending.json", "a.t2.done.json",
     ]  # fmt: skip
     assert len(set(written)) == len(written)
-    third = Ledger(LocalLedgerStore(tmp_path / "ti"), attempt=3)
+    third = Ledger(LocalRecordStore(tmp_path / "ti"), attempt=3)
     done = third.get("a")
     assert done is not None and done.state == "done" and done.outcomes == {"t": (0, 1), "u": (11, None)}
     assert third.lookup("u") == ("done", (11, None))
@@ -100,8 +95,8 @@ def test_every_state_is_a_new_record_never_a_rewrite(tmp_path: Path) -> None:
 
 
 def test_open_store_keeps_run_ids_readable_and_distinct(tmp_path: Path) -> None:
-    a = open_store(str(tmp_path), ["dag", "manual__2026-01-01T00:00:00+00:00", "send", "-1"])
-    b = open_store(str(tmp_path), ["dag", "manual__2026-01-01T00_00_00_00_00", "send", "-1"])
+    a = open_record_store(str(tmp_path), ["dag", "manual__2026-01-01T00:00:00+00:00", "send", "-1"])
+    b = open_record_store(str(tmp_path), ["dag", "manual__2026-01-01T00_00_00_00_00", "send", "-1"])
     assert a.describe() != b.describe()
     assert "/dag/manual__2026-01-01T00_00_00+00_00~" in a.describe()
     assert b.describe().endswith("/dag/manual__2026-01-01T00_00_00_00_00/send/-1")

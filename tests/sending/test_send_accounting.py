@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_isendpro.client import ClientConfig, IsendproClient
+from airflow_provider_isendpro.record_store import LocalRecordStore
 from airflow_provider_isendpro.sending.engine import SendOptions
-from airflow_provider_isendpro.sending.ledger import Ledger, LocalLedgerStore
+from airflow_provider_isendpro.sending.ledger import Ledger
 from airflow_provider_isendpro.sending.plan import MessageRules, Planner
 from airflow_provider_isendpro.sending.service import SendPolicy, run_send
 from airflow_provider_isendpro.sending.sources import value_source
@@ -24,7 +25,7 @@ def _send(emulator: IsendproEmulator, ledger: Path, key: str = FAKE_KEY, **polic
         source=value_source(MOBILES, "number"),
         options=SendOptions(batch_size=2),
         policy=SendPolicy(**policy),
-        ledger=lambda: Ledger(LocalLedgerStore(ledger)),
+        ledger=lambda: Ledger(LocalRecordStore(ledger)),
         details_path=None,
     )
 
