@@ -176,3 +176,11 @@ class IsendproSupersededError(IsendproError):
 
     Its remaining recipients are reported ``not_sent``; the newer try sends them (see
     :mod:`airflow_provider_isendpro.sending.fencing`)."""
+
+
+class IsendproTryAlreadyRunningError(IsendproError):
+    """This very try of the task is already running in another live process: this process sends nothing.
+
+    The executor started the same try twice (a Celery message delivered again while its first delivery
+    still runs). Not a configuration mistake: the other process carries the send on (see
+    :mod:`airflow_provider_isendpro.sending.fencing`)."""

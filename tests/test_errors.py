@@ -26,6 +26,7 @@ from airflow_provider_isendpro import errors
         errors.IsendproTimeoutError("slow"),
         errors.IsendproUnknownOutcomeError("maybe sent"),
         errors.IsendproSupersededError("superseded by try 2 (host w2, pid 102)"),
+        errors.IsendproTryAlreadyRunningError("try 1 is already running (host w1, pid 101)"),
     ],
     ids=lambda e: type(e).__name__,
 )

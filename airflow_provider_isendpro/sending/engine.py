@@ -1,14 +1,17 @@
-"""Sending planned batches exactly once: ledger first, request second, accounting always.
+"""Sending planned batches exactly once: intent first, fence check second, request third, accounting always.
 
 For each batch: if the ledger already knows it (an earlier try), report what it knows and send nothing;
-otherwise record it ``pending``, send it, and record the outcome. A batch whose outcome is unknown
-(timeout after the request left, or a worker that died mid-request) is never resent automatically; the
-send goes on with the next batch (the task fails at the end when ``on_unknown="fail"``), unless
-``_DOUBTFUL_IN_A_ROW`` batches in a row end in doubt (iSendPro is not answering). Any other error stops
-sending, and so does a newer try's claim (:mod:`.fencing`, checked before every batch); the remaining
-recipients are still accounted for (``not_sent``, with the reason). Every batch ends in exactly one
-``batches`` bucket: ``sent`` (requested by this try), ``from_ledger`` (sent by an earlier try),
-``unknown`` (in doubt, now or since an earlier try) or ``not_sent``.
+otherwise record the intent (``pending``), *then* check the fence (:mod:`.fencing`: has a newer try
+claimed the send?), *then* send, and record the outcome. That order is what makes a frozen older try
+harmless: either the newer try's reading of the ledger sees the older try's ``pending`` (and never resends
+that batch), or the older try's check sees the newer claim (and stops, recording ``void``: it did not
+send). A batch whose outcome is unknown (timeout after the request left, or a worker that died
+mid-request) is never resent automatically; the send goes on with the next batch (the task fails at the
+end when ``on_unknown="fail"``), unless ``_DOUBTFUL_IN_A_ROW`` batches in a row end in doubt (iSendPro is
+not answering). Any other error stops sending, and so does a newer try's claim; the remaining recipients
+are still accounted for (``not_sent``, with the reason). Every batch ends in exactly one ``batches``
+bucket: ``sent`` (requested by this try), ``from_ledger`` (sent by an earlier try), ``unknown`` (in
+doubt, now or since an earlier try) or ``not_sent``.
 """
 
 from __future__ import annotations
@@ -99,12 +102,6 @@ class SendEngine:
             if not batch:
                 self.report.batches[settled] += 1
                 continue
-            try:
-                self.ledger.check()  # a newer try's claim stops this one before one more request
-            except IsendproError as exc:
-                error = exc
-                self._skip(batch, error)
-                continue
             error = self._send_batch(batch)
         if error is not None:
             raise error
@@ -115,7 +112,12 @@ class SendEngine:
         """Send one batch through the ledger; return the error that stops the send, if any."""
         trackers = [p.tracker for p in batch]
         batch_id = fingerprint(trackers)
-        self.ledger.write(BatchRecord(batch_id, "pending", trackers))
+        try:
+            self._announce(batch_id, trackers)
+        except IsendproError as exc:  # superseded by a newer try (or the fence unreadable): not sent
+            self._withdraw(batch_id, trackers, exc)
+            self._skip(batch, exc)
+            return exc
         self.report.requests += 1
         try:
             result = self._request(batch)
@@ -143,6 +145,25 @@ class SendEngine:
             return self._ratio_error()
         return None
 
+    def _announce(self, batch_id: str, trackers: list[str]) -> None:
+        """Record the intent to send the batch, *then* check the fence, in this order (see the module
+        docstring): a newer try that does not see this ``pending`` has claimed the send before it was
+        written, so the check sees that claim and raises."""
+        self.ledger.write(BatchRecord(batch_id, "pending", trackers))
+        self.ledger.check()
+
+    def _withdraw(self, batch_id: str, trackers: list[str], why: IsendproError) -> None:
+        """After the check refused the batch: record that this try did not send it (``void``), so that a
+        later try may. Only ever written once this try has decided not to send, so it never races a newer
+        try; if it cannot be written, the ``pending`` stays and later tries read the batch as in doubt."""
+        try:
+            self.ledger.forget(batch_id, trackers)
+        except Exception as exc:  # the store is failing: the batch stays in doubt, which is safe
+            log.warning(
+                "batch %d: not sent (%s), and could not record so in the ledger (%s): later tries will "
+                "read it as in doubt", self._batch_no, why.message, exc,
+            )  # fmt: skip
+
     def _skip(self, batch: list[Planned], error: IsendproError | None) -> None:
         why = f"the send stopped at an error ({error.message})" if error else "the send stopped early"
         self._account(batch, "not_sent", reason=f"not sent: {why}")
@@ -155,9 +176,16 @@ class SendEngine:
         earlier try sent all of it, ``unknown`` when some of it is in doubt."""
         if self.ledger.empty:
             return batch, "sent"
-        record = self.ledger.get(fingerprint(p.tracker for p in batch))
+        batch_id = fingerprint(p.tracker for p in batch)
+        record = self.ledger.get(batch_id)
+        if record is not None and record.state == "pending":
+            # An older try's open intent, as listed when this try started: it may have withdrawn it (or
+            # finished the batch) since. Reading it afresh is safe: see the module docstring.
+            record = self.ledger.get(batch_id, fresh=True)
         if record is not None:
             known = [(p, record.state, record.outcomes.get(p.tracker)) for p in batch]
+        elif self.ledger.knows(batch_id):  # every earlier intent was withdrawn (void): never sent
+            known = []
         else:  # the batch changed shape since the earlier try: settle recipient by recipient
             known = []
             for p in batch:

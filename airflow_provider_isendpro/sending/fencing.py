@@ -1,42 +1,56 @@
-"""Fencing: two tries of one send never both send, even when the older one is still running.
+"""Fencing: two tries of one send never both send a batch, even when the older one is still running.
 
 Airflow retries a task whose worker it lost (heartbeat timeout) while that worker's task process may in
-fact still run (a machine cut off from the network, a process whose group was spared). Two tries would
-then walk the same batches at once: the older one sending what the newer one does not yet see in the
-ledger. Every try therefore *claims* the send before reading the ledger, and the older try steps aside.
+fact still run: a machine cut off from the network, a process whose group was spared, or a whole worker
+frozen (a paused VM, a live migration, a stalled container, a long GC pause) that resumes later as if
+nothing happened. Any process may freeze between any two instructions for longer than any lease.
 
-Protocol (all records in the task instance's ledger folder, under ``_claims/``, created with
-:meth:`~.ledger.RecordStore.create`, never rewritten):
+**Invariant.** Unless ``resend_unknown=True``, no batch of a task instance is requested by two processes,
+whatever the tries, their overlap and their freezes: each batch reaches iSendPro at most once.
 
-1. **Claim.** Try ``N`` creates ``tN.0.json`` holding its try number, host, pid, start time, the longest
-   time one of its requests can take (``request_bound``: the connection's connect timeout times the
-   connection attempts, plus the backoffs between them, plus the read timeout) and its lease expiry. The
-   create is atomic (an exclusive ``flock`` locally, a conditional put ``If-None-Match: *`` on S3): if
-   ``tN.0.json`` already exists, another process runs the same try: this one refuses while that process
-   may be alive (a redelivered Celery message), and takes the claim over (``tN.<k+1>.json``) when it is
-   not (its lease is over, or it was a process of this machine that no longer exists: ``airflow tasks
-   test`` run again after a crash).
-2. **Wait out a live older try.** If an older try holds a lease that has not expired, try ``N`` waits
-   until that try's in-flight request can no longer be running: ``min(its lease expiry, its
-   request_bound + margin)`` after the claim. The older try checks the claims before every batch (3), so
-   after that wait it has either stopped or is between batches and will stop; any batch it had started
-   was written ``pending`` before its request left, so try ``N`` reads it as in doubt and never resends
-   it. An expired lease is taken over at once: its owner renews it before every batch while it runs, with
-   a lease long enough to cover a whole request (twice ``request_bound + margin``), so an expired lease
-   means no request of that try can still be in flight. So does an owner on this same machine (same host
-   name) whose process no longer exists.
-3. **Check before every batch.** Before each batch the running try lists ``_claims/``: a claim of a newer
-   try stops it before its next request with :class:`IsendproSupersededError` ("superseded by try M");
-   its remaining recipients are reported ``not_sent``. It renews its own lease (``tN.<k>.json``, a new
-   object each time) when less than ``request_bound + margin`` is left.
+Protocol (records under the task instance's ledger folder; claims in ``_claims/``, created with
+:meth:`~airflow_provider_isendpro.record_store.RecordStore.create`; nothing is ever rewritten):
 
-Assumptions. Object storage gives read-after-write consistency for new objects and listings (S3 since
-December 2020, GCS and Azure Blob always); a shared volume (NFS, EFS) honours ``flock``. Clocks: waits are
-measured with this process's own clock only; lease expiry compares the owner's wall clock (written in the
-record) with the reader's wall clock, so workers' clocks must agree within ``margin`` (NTP does far better).
-The time between a try's claim check and its request leaving is assumed shorter than ``margin`` (one
-ledger write): a process frozen longer than that in between (a paused VM) is the one case fencing
-without the server's help cannot exclude.
+1. **Claim, then read.** Try ``N`` creates ``tN.0.json`` (its try number, host, pid, start time, the
+   longest time one of its requests can take, ``request_bound``, and its lease expiry) *before* it lists
+   the ledger. If ``tN.0.json`` exists, another process runs the same try: while that process may be
+   alive (its lease runs), this one raises :class:`IsendproTryAlreadyRunningError` (a Celery message
+   delivered twice); when it is not (lease over, or a process of this machine that no longer exists), it
+   takes the try over with ``tN.<k+1>.json`` and labels its records ``N-<k+1>``.
+2. **Intent, then check, then request** (:mod:`.engine`). Per batch, the running process writes the
+   batch's ``pending`` record, *then* lists ``_claims/``, *then* sends. The check stops it
+   (:class:`IsendproSupersededError`, "superseded by try M") when a newer try has claimed the send, or
+   when the newest claim of its own try is another process's (a take-over); it then writes ``void`` for
+   that batch (it did not send it) and reports the rest ``not_sent``. It renews its lease (a new
+   ``tN.<k>.json``) when less than ``request_bound + margin`` is left.
+3. **A newer try never resends an older try's intent.** It reads a ``pending`` without ``done`` or
+   ``void`` as in doubt (reported ``unknown``; re-listed when the batch comes up, so a ``void`` or
+   ``done`` written since is seen).
+
+Why it holds. For an older process A and a newer one B, and any batch: B's claim is created before B
+lists the ledger; A's intent is written before A lists the claims. If A's intent is in B's listing, B
+does not send the batch. If not, B's listing came first, so B's claim precedes A's intent, which precedes
+A's check: A sees the claim and stops before its request. Either way at most one of them requests the
+batch; with three or more tries the argument holds for every pair. ``void`` is written only after A has
+decided not to send, so B sending a withdrawn batch races nothing. ``tests/sending/test_interleavings.py``
+checks this over every interleaving of two and three tries (freezes included), driving this code, and
+keeps the counterexample of the earlier order (check, then intent), which texted a batch twice when a
+try froze between its check and its intent.
+
+What it needs of the store: atomic create-if-absent, and linearizable writes and listings (a record whose
+write completed before a listing began is in that listing): S3 (since December 2020), GCS and Azure Blob
+give it for new objects; so does the local journal under ``flock``, on one disk or an NFS/EFS volume
+that honours ``flock``. An eventually consistent listing (some S3-compatible servers, a caching proxy)
+breaks it.
+
+What it does not need: synchronised clocks or bounded pauses, for safety. Leases only decide how long a
+newer try waits for a live older one (so that the older try's request in flight ends ``done`` rather
+than in doubt: ``min(its lease expiry, its request_bound + margin)``) and when a same-try take-over is
+allowed; a wrong clock or a longer freeze costs batches reported in doubt, never a second request.
+
+What remains: ``resend_unknown=True`` resends in-doubt batches by request, so a batch whose older try is
+frozen between its check and its request may then go twice; and the tracker-by-tracker fallback of a
+retry whose input changed between tries reads its earlier records from the listing made at its start.
 """
 
 from __future__ import annotations
@@ -49,9 +63,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_provider_isendpro.errors import IsendproConfigError, IsendproSupersededError
+from airflow_provider_isendpro.errors import IsendproSupersededError, IsendproTryAlreadyRunningError
 
-__all__ = ["IsendproSupersededError"]  # raised here; defined with the other errors
+__all__ = ["IsendproSupersededError", "IsendproTryAlreadyRunningError"]  # raised here; defined in errors
 
 if TYPE_CHECKING:
     from airflow_provider_isendpro.client import ClientConfig
@@ -59,7 +73,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("airflow_provider_isendpro.sending")
 
-#: Added to a request's bound before a newer try reads the ledger (one ledger write, clock drift).
+#: Added to a request's bound before a newer try reads the ledger (a ledger write, clock drift).
 DEFAULT_MARGIN = 10.0
 
 
@@ -139,6 +153,8 @@ class Fence:
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
     _lease: Claim | None = None
+    #: when this process claimed its try: with host and pid, what tells its own claim records apart.
+    _lease_started: float = -1.0
     _taken_at: int = 0
 
     @property
@@ -189,14 +205,15 @@ class Fence:
                 break
             other = self._latest()[self.attempt]
             if self._alive(other, self.clock.time()):
-                raise IsendproConfigError(
+                raise IsendproTryAlreadyRunningError(
                     f"try {self.attempt} of this task is already running elsewhere ({other.who()}, claimed "
-                    f"the send ledger {self.store.describe()}): this duplicate process sends nothing. Check "
-                    "the executor's task delivery (a Celery message delivered twice)"
+                    f"the send ledger {self.store.describe()}): this second process of the same try sends "
+                    "nothing; the first one carries the send on. The executor started the try twice (a "
+                    "Celery message delivered again): nothing to fix in the task"
                 )
             log.info("send ledger: %s is over; this process takes its claim over", other.who())
             seq = other.seq + 1
-        self._lease, self._taken_at = mine, seq
+        self._lease, self._taken_at, self._lease_started = mine, seq, mine.started
         claims = self._latest()
         self._stop_if_newer(claims)
         now = self.clock.time()
@@ -219,7 +236,17 @@ class Fence:
         self.clock.sleep(wait)
         self._stop_if_newer(self._latest())
 
+    def _is_mine(self, claim: Claim) -> bool:
+        return (claim.host, claim.pid, claim.started) == (self.host, self.pid, self._lease_started)
+
     def _stop_if_newer(self, claims: dict[int, Claim]) -> None:
+        own = claims.get(self.attempt)
+        if own is not None and not self._is_mine(own):
+            raise IsendproSupersededError(
+                f"try {self.attempt} was taken over by another process ({own.who()}), which claimed the "
+                f"send ledger {self.store.describe()} after this process's lease ran out: this process "
+                "stops before its next request"
+            )
         newer = [c for a, c in claims.items() if a > self.attempt]
         if newer:
             top = max(newer, key=lambda c: c.attempt)

@@ -10,17 +10,20 @@ overlapping tries of one task are kept apart is :mod:`.fencing`.
 Protocol per batch, keyed by a fingerprint of its trackers (the same recipients and texts give the same
 batch on every try), for try ``N``:
 
-- ``<batch>.tN.pending.json`` is written (fsync'ed locally) *before* the request leaves;
+- ``<batch>.tN.pending.json`` (the intent) is written (fsync'ed locally) *before* the fence check and the
+  request (see :mod:`.engine` and :mod:`.fencing` for why in that order);
 - then ``<batch>.tN.done.json`` (each tracker's code and billed segments) or ``<batch>.tN.unknown.json``
   (no usable answer) after it; or ``<batch>.tN.void.json`` when iSendPro certainly carried nothing out
-  (refused whole, never connected), which cancels that try's ``pending``.
+  (refused whole, never connected, or the fence check stopped this try before the request), which cancels
+  that try's ``pending``.
 
 Records are **never rewritten in place**: every state is a new object with a new name, so no reader can
 hold a stale copy (s3fs caches each listed object's ETag and fails a read of an object rewritten since with
 ``FileExpired``), and nothing is ever deleted. A batch is *done* when any try wrote ``done``; *in doubt*
 when a try wrote ``unknown``, or ``pending`` without ``done``/``void`` (the worker died, or was cut off,
-mid-request): an in-doubt batch is never resent unless ``resend_unknown=True``; otherwise it was never
-sent.
+mid-request, or is frozen between its intent and its request): an in-doubt batch is never resent unless
+``resend_unknown=True``; otherwise it was never sent. Tries are ordered by number (try 10 after try 9).
+Records live in a :class:`~airflow_provider_isendpro.record_store.RecordStore`.
 """
 
 from __future__ import annotations
@@ -103,6 +106,16 @@ def record_name(batch_fingerprint: str, attempt: str, state: State) -> str:
     return f"{batch_fingerprint}.t{attempt}.{state}.json"
 
 
+def try_order(label: str) -> tuple[int, int]:
+    """Sort key of a record's try label: ``"3"`` is try 3, ``"3-1"`` try 3 taken over by a second
+    process; try 10 comes after try 9."""
+    attempt, _, takeover = label.partition("-")
+    try:
+        return int(attempt), int(takeover or 0)
+    except ValueError:
+        return (0, 0)
+
+
 def _parse(name: str) -> _Name | None:
     parts = name.split(".")
     if len(parts) != 4 or parts[3] != "json" or parts[2] not in _STATES or not parts[1].startswith("t"):
@@ -122,16 +135,24 @@ class Ledger:
         self.store = store
         self.attempt = str(attempt)
         self.fence = fence
-        self._index: dict[str, list[_Name]] = {}
-        for name in store.names():
+        self._index = self._list()
+        self._by_tracker: dict[str, tuple[State, tuple[int, int | None] | None]] | None = None
+
+    def _list(self) -> dict[str, list[_Name]]:
+        index: dict[str, list[_Name]] = {}
+        for name in self.store.names():
             parsed = _parse(name)
             if parsed is not None:
-                self._index.setdefault(parsed.fingerprint, []).append(parsed)
-        self._by_tracker: dict[str, tuple[State, tuple[int, int | None] | None]] | None = None
+                index.setdefault(parsed.fingerprint, []).append(parsed)
+        return index
 
     @property
     def empty(self) -> bool:
         return not self._index
+
+    def knows(self, batch_fingerprint: str) -> bool:
+        """Whether any try left a record of this batch (a withdrawn intent included)."""
+        return batch_fingerprint in self._index
 
     def describe(self) -> str:
         return self.store.describe()
@@ -147,15 +168,21 @@ class Ledger:
         if self.fence is not None:
             self.fence.release(note)
 
-    def get(self, batch_fingerprint: str) -> BatchRecord | None:
+    def get(self, batch_fingerprint: str, *, fresh: bool = False) -> BatchRecord | None:
         """What every earlier record of this batch adds up to: ``done`` (outcomes merged), ``unknown`` or
-        ``pending`` (in doubt), or None when no try may have sent it."""
+        ``pending`` (in doubt), or None when no try may have sent it.
+
+        ``fresh``: list the store again first (records written since this ledger was opened: an older
+        try's ``done`` or ``void`` of an intent it had written before this try's claim)."""
+        if fresh:
+            self._index[batch_fingerprint] = self._list().get(batch_fingerprint, [])
+            self._by_tracker = None
         names = self._index.get(batch_fingerprint)
         if not names:
             return None
         records = [
             BatchRecord.from_json(self.store.read(record_name(n.fingerprint, n.attempt, n.state)))
-            for n in sorted(names, key=lambda n: (n.attempt, _STATES.index(n.state)))
+            for n in sorted(names, key=lambda n: (try_order(n.attempt), _STATES.index(n.state)))
         ]
         done = [r for r in records if r.state == "done"]
         if done:

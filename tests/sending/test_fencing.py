@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_isendpro.client import ClientConfig, IsendproClient, RetryPolicy
-from airflow_provider_isendpro.errors import IsendproConfigError
+from airflow_provider_isendpro.errors import IsendproTryAlreadyRunningError
 from airflow_provider_isendpro.record_store import LocalRecordStore
 from airflow_provider_isendpro.sending.engine import SendOptions
 from airflow_provider_isendpro.sending.fencing import (
@@ -155,7 +155,7 @@ def test_two_claims_racing_for_the_same_try_give_one_winner(tmp_path: Path) -> N
         try:
             one.claim()
             outcomes.append("claimed")
-        except IsendproConfigError as exc:
+        except IsendproTryAlreadyRunningError as exc:  # its own type: not a configuration mistake
             outcomes.append(exc.message)
 
     threads = [threading.Thread(target=race, args=(one,)) for one in racers]
@@ -197,7 +197,9 @@ def test_the_same_try_run_again_after_a_crash_takes_the_claim_over_under_a_new_l
     assert again.label == "1-1" and clock.sleeps == []
     assert store.names() == {"t1.0.json", "t1.1.json"}
     alive = Fence(LocalRecordStore(tmp_path / "_claims"), 1, BOUND, clock=clock, host=here, pid=os.getppid())
-    with pytest.raises(IsendproConfigError, match=r"^try 1 of this task is already running elsewhere"):
+    with pytest.raises(
+        IsendproTryAlreadyRunningError, match=r"^try 1 of this task is already running elsewhere"
+    ):
         alive.claim()  # the previous claim's owner (this process) is alive: a duplicate is refused
 
 
