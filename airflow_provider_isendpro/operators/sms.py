@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -69,6 +69,39 @@ def _limit(name: str, value: Any, *, whole: bool) -> Any:
         kind = "a whole number" if whole else "a number"
         raise IsendproValidationError(field=name, value=value, rule=f"must be {kind} >= 0, or None")
     return value
+
+
+def _is_template(value: str) -> bool:
+    return "{{" in value or "{%" in value
+
+
+def _as_recipients(rendered: Any) -> Any:
+    """A rendered template that prints a list (``{{ ti.xcom_pull(...) }}`` without native rendering) is
+    read back as that list; anything else is kept as rendered."""
+    if isinstance(rendered, str) and rendered.strip().startswith("[") and rendered.strip().endswith("]"):
+        import ast
+        import json
+
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(rendered.strip())
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(parsed, list):
+                return parsed
+    return rendered
+
+
+def _spliced(value: Any) -> list[Any]:
+    """The items one entry of a ``recipients`` list stands for: a list's items, numbers in a string
+    separated by commas, semicolons or new lines, or the value itself."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):
+        from airflow_provider_isendpro.sending.sources import split_numbers
+
+        return list(split_numbers(value))
+    return [value]
 
 
 class SendSmsOperator(BaseOperator):
@@ -222,36 +255,104 @@ class SendSmsOperator(BaseOperator):
         self._jinja_env: jinja2.Environment | None = None
 
     # -- templating: `text` is rendered per recipient when it uses {{ recipient... }} -------------------
+    #
+    # Everything is done in ``_do_render_template_fields``, not ``render_template_fields``: Airflow renders
+    # a mapped task (``.partial().expand()``, ``expand_kwargs``) by calling the unmapped task's
+    # ``_do_render_template_fields`` directly, and a plain one through ``render_template_fields``, which
+    # calls it too (task-sdk 1.1-1.3: Airflow 3.1, 3.2, 3.3). ``seen_oids`` holds the values a mapped task
+    # got from XCom: Airflow never renders those as templates, and neither does this.
 
-    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+    def resolve_template_files(self) -> None:
+        """Only ``text`` may name a template file (``.txt``/``.j2``): a ``recipients_file`` ending in
+        ``.txt`` is data, and is read when the task runs."""
+        if isinstance(self.text, str) and self.text.endswith(tuple(self.template_ext)):
+            env = self.get_template_env()
+            try:
+                self.text = env.loader.get_source(env, self.text)[0]
+            except Exception:  # not found here: rendering loads it, or says why
+                self.log.debug("template file %r not resolved at parse time", self.text)
+        self.prepare_template()
+
+    def _do_render_template_fields(
+        self,
+        parent: Any,
+        template_fields: Iterable[str],
+        context: Context,
+        jinja_env: jinja2.Environment,
+        seen_oids: set[int],
+    ) -> None:
+        if parent is not self:  # a nested object's own template fields
+            super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+            return
+        fields = list(template_fields)
+        own = ("text", "recipients", "recipients_file")
+        others = [f for f in fields if f not in own]
+        super()._do_render_template_fields(self, others, context, jinja_env, seen_oids)
+        self._jinja_env = jinja_env
+        if "recipients" in fields:
+            self.recipients = self._render_recipients(self.recipients, context, jinja_env, seen_oids)
+        if "recipients_file" in fields:
+            self.recipients_file = self._render_path(self.recipients_file, context, jinja_env, seen_oids)
+        if "text" in fields:
+            self._render_text(context, jinja_env, seen_oids)
+
+    def _render_string(self, value: str, context: Context, env: jinja2.Environment) -> Any:
+        """A Jinja string (never a template file name), natively when the DAG renders natively."""
+        return self._render(env.from_string(value), context)
+
+    def _render_text(self, context: Context, env: jinja2.Environment, seen: set[int]) -> None:
         import jinja2.meta
 
-        env = jinja_env or self.get_template_env()
-        self._jinja_env = env
-        others = [f for f in self.template_fields if f not in ("text", "recipients", "recipients_file")]
-        self._do_render_template_fields(self, others, context, env, set())
-        self.recipients = self._render_recipients(self.recipients, context, env)
-        if isinstance(self.recipients_file, str):  # a path ending in .txt is data here, not a template file
-            self.recipients_file = env.from_string(self.recipients_file).render(context)
-        self._personalised = "recipient" in jinja2.meta.find_undeclared_variables(env.parse(self.text))
-        if not self._personalised:
-            self._do_render_template_fields(self, ["text"], context, env, set())
+        text = self.text
+        if id(text) in seen:  # from XCom (a mapped argument): a message, not a template
+            self._personalised = False
+            return
+        if not isinstance(text, str):  # an XComArg: its value is a message, not a template
+            self.text = self.render_template(text, context, env, seen)
+            self._personalised = False
+            return
+        if text.endswith(tuple(self.template_ext)):  # a template file not resolved at parse time
+            text = env.loader.get_source(env, text)[0]  # type: ignore[union-attr]
+        self._personalised = "recipient" in jinja2.meta.find_undeclared_variables(env.parse(text))
+        self.text = text if self._personalised else self._render_string(text, context, env)
 
-    def _render_recipients(self, value: Any, context: Context, env: jinja2.Environment) -> Any:
-        """Render templates in ``recipients`` without compiling every row of a large list as Jinja.
+    def _render_path(self, value: Any, context: Context, env: jinja2.Environment, seen: set[int]) -> Any:
+        """``recipients_file``: a Jinja string or an XComArg, never a template file (it is data)."""
+        if value is None or id(value) in seen:
+            return value
+        if isinstance(value, str):
+            return self._render_string(value, context, env) if _is_template(value) else value
+        return self.render_template(value, context, env, seen)
 
-        A string or an XComArg renders as usual; in a list, only strings that hold ``{{``/``{%`` are
-        rendered, and rows (dicts) are data, left as they are. Airflow's generic rendering would compile
-        each string of each row: seconds for a few thousand rows.
+    def _render_recipients(
+        self, value: Any, context: Context, env: jinja2.Environment, seen: set[int]
+    ) -> Any:
+        """Resolve ``recipients`` without compiling every row of a large list as Jinja.
+
+        A Jinja string or an XComArg renders as usual (a rendered ``"['06…', '07…']"`` is read as the
+        list it shows). In a list, strings holding ``{{``/``{%`` and XComArgs are rendered, a list they
+        give is spliced in (``["06…", upstream()]``), and rows (dicts) and plain numbers are data, left as
+        they are: Airflow's generic rendering would compile each string of each row (seconds for a few
+        thousand rows), and a ``.txt`` string would be read as a template file.
         """
+        if value is None or id(value) in seen:
+            return value
+        if isinstance(value, str):
+            return _as_recipients(self._render_string(value, context, env)) if _is_template(value) else value
         if isinstance(value, (list, tuple)):
-            return [
-                self.render_template(v, context, env)
-                if isinstance(v, str) and ("{{" in v or "{%" in v)
-                else v
-                for v in value
-            ]
-        return self.render_template(value, context, env) if value is not None else None
+            out: list[Any] = []
+            for item in value:
+                if isinstance(item, str):
+                    if _is_template(item):
+                        out.extend(_spliced(_as_recipients(self._render_string(item, context, env))))
+                    else:
+                        out.append(item)
+                elif isinstance(item, (int, Mapping)) or item is None or id(item) in seen:
+                    out.append(item)
+                else:  # an XComArg (or anything else Airflow knows how to resolve)
+                    out.extend(_spliced(self.render_template(item, context, env, seen)))
+            return out
+        return self.render_template(value, context, env, seen)
 
     def _renderer(self, context: Context) -> Any:
         from airflow_provider_isendpro.sending.render import compile_renderer

@@ -31,13 +31,18 @@ def _rows(values: Iterable[Any], number_field: str) -> Iterator[SourceItem]:
             yield repr(value), None  # reported as an invalid number, with its position
 
 
+def split_numbers(text: str) -> list[str]:
+    """The numbers of one string: separated by commas, semicolons or new lines (blanks dropped)."""
+    return [p.strip() for p in _SPLIT.split(text) if p.strip()]
+
+
 def value_source(recipients: Any, number_field: str) -> Callable[[], Iterator[SourceItem]]:
     """Recipients given as a value: ``"0612345678"``, ``"06…, 07…"``, a list of numbers, or rows (dicts).
 
     A single string may hold several numbers separated by commas, semicolons or new lines.
     """
     if isinstance(recipients, str):
-        items: list[Any] = [p.strip() for p in _SPLIT.split(recipients) if p.strip()]
+        items: list[Any] = split_numbers(recipients)
     elif isinstance(recipients, Mapping):
         items = [recipients]
     elif isinstance(recipients, Iterable):
@@ -95,11 +100,12 @@ def file_source(
     """
     if not isinstance(path, str) or not path.strip():
         raise IsendproValidationError(field="recipients_file", value=path, rule="must be a file path or URL")
-    if "://" not in path:
+    path = path.strip()  # checked as read: a templated path often ends with a new line
+    if "://" not in path or path.startswith("file://"):
         import os
 
-        if not os.path.isfile(path):
+        if not os.path.isfile(path.removeprefix("file://")):
             raise IsendproValidationError(
                 field="recipients_file", value=path, rule="does not exist or is not a file on this worker"
             )
-    return lambda: _file_items(path.strip(), number_field, conn_id)
+    return lambda: _file_items(path, number_field, conn_id)
