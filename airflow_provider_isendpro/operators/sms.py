@@ -144,7 +144,8 @@ class SendSmsOperator(BaseOperator):
         worker lost mid-request, on this try or an earlier one): ``"fail"`` the task after sending to
         everyone else (default), or ``"warn"``. They are listed with status ``unknown``.
     :param resend_unknown: on a retry, resend recipients whose earlier outcome is unknown (risk: twice).
-    :param dry_run: plan only: no request; the XCom is the plan (recipients, encoding, segments, cost).
+    :param dry_run: plan only: no request; the XCom is the plan (recipients, encoding, segments, cost)
+        of exactly the real send: same sender (the connection's default too), STOP mention and texts.
     :param max_recipients: refuse to send to more recipients than this.
     :param max_total_segments: refuse a send that needs more SMS segments than this.
     :param check_credit: read the credit first and refuse a send it cannot cover.
@@ -447,7 +448,8 @@ class SendSmsOperator(BaseOperator):
         from airflow_provider_isendpro.sms import validate_sender
 
         dry_run = _as_bool("dry_run", self.dry_run)
-        sender = self.sender if self.sender is not None else (None if dry_run else hook.default_sender)
+        # a dry run plans what the real send would bill: the connection's sender and its STOP mention too
+        sender = self.sender if self.sender is not None else hook.default_sender
         if sender not in (None, ""):
             sender = validate_sender(sender)
         nostop = _as_bool("nostop", self.nostop)
