@@ -133,6 +133,7 @@ class SendSmsOperator(BaseOperator):
     :param quiet_hours: with ``marketing``: ``"fail"``, or ``"defer"`` to schedule at the next allowed time.
     :param region: default region for numbers without a country code.
     :param strict_numbers: accept only allocated number ranges (False: any possible number).
+    :param allow_landline: send to fixed-line (and VoIP) numbers too, which usually cannot receive SMS.
     :param sandbox: iSendPro's sandbox flag (None: the connection's setting).
     :param batch_size: recipients per ``/smsmulti`` request.
     :param on_invalid: ``"fail"`` (default: nothing is sent if any recipient is invalid; all are listed)
@@ -187,6 +188,7 @@ class SendSmsOperator(BaseOperator):
         quiet_hours: str = "fail",
         region: str = "FR",
         strict_numbers: bool = True,
+        allow_landline: bool = False,
         sandbox: bool | None = None,
         batch_size: int = 500,
         on_invalid: str = "fail",
@@ -229,6 +231,7 @@ class SendSmsOperator(BaseOperator):
         self.quiet_hours = _choice("quiet_hours", quiet_hours)
         self.region = region
         self.strict_numbers = strict_numbers
+        self.allow_landline = allow_landline
         self.sandbox = sandbox
         self.batch_size = batch_size
         self.on_invalid = _choice("on_invalid", on_invalid)
@@ -396,7 +399,9 @@ class SendSmsOperator(BaseOperator):
         except IsendproValidationError as exc:  # name the parameter the user wrote, not the helper's
             if exc.field not in ("when", "at"):
                 raise
-            raise IsendproValidationError(field="send_at", value=exc.value, rule=exc.rule) from None
+            # the quiet-hours rule advises its function's `policy`: this operator's parameter is quiet_hours
+            rule = exc.rule.replace("policy='defer'", "quiet_hours='defer'")
+            raise IsendproValidationError(field="send_at", value=exc.value, rule=rule) from None
 
     def _scheduled_send(self) -> Any:
         from airflow_provider_isendpro.sms import check_quiet_hours, schedule_send
@@ -459,7 +464,8 @@ class SendSmsOperator(BaseOperator):
             max_segments=_as_int("max_segments", self.max_segments, 1),
             transliterate=_as_bool("transliterate", self.transliterate),
             region=self.region,
-            strict=self.strict_numbers,
+            strict=_as_bool("strict_numbers", self.strict_numbers),
+            allow_landline=_as_bool("allow_landline", self.allow_landline),
             ucs2_overseas=_as_bool("ucs2_overseas", self.ucs2_overseas),
         )
         planner = Planner(

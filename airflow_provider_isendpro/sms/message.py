@@ -21,7 +21,7 @@ from airflow_provider_isendpro.sms.text import (
     count_segments,
     non_gsm_characters,
 )
-from airflow_provider_isendpro.sms.translit import describe_characters
+from airflow_provider_isendpro.sms.translit import describe_characters, untransliterable
 from airflow_provider_isendpro.sms.translit import transliterate as _transliterate
 
 # Stands in for iSendPro's STOP mention, whose exact text is unknown (API-NOTES 8.2): twelve 1-unit
@@ -119,35 +119,39 @@ def analyse_message(text: str, *, stop_suffix: bool = False, max_segments: int =
             rule=(
                 f"is {units} {encoding} units long{suffix}, which needs {segments} SMS parts, more than "
                 f"the cap of {max_segments} (at most {cap} units); shorten the message"
-                + ("" if max_segments == ISENDPRO_MAX_SEGMENTS else " or raise max_segments")
+                # raising the cap helps only up to iSendPro's own limit of 6 parts
+                + (f" or raise it: max_segments={segments}" if segments <= ISENDPRO_MAX_SEGMENTS else "")
             ),
         )
     non_gsm = tuple(non_gsm_characters(text)) if encoding == UCS2 else ()
     return MessageInfo(text, encoding, units, segments, stop_suffix, non_gsm)
 
 
-def _gsm_only_reason(region: str | None) -> str:
-    """Why the recipient gets GSM-7 only and what to do, naming the number's real region."""
+def _gsm_only_reason(region: str | None, *, can_transliterate: bool = True) -> str:
+    """Why the recipient gets GSM-7 only and what to do, naming the number's real region.
+
+    ``transliterate=True`` is advised only when it would replace every character (``can_transliterate``):
+    it has nothing for an emoji, which must be removed (or, overseas, sent as UCS-2).
+    """
+    fix = "replace them, or pass transliterate=True to convert them automatically"
+    if not can_transliterate:
+        fix = "remove them (transliterate=True has no GSM-7 equivalent for them)"
     if region == "FR":
-        return (
-            "iSendPro only sends GSM-7 text to metropolitan French numbers: replace them, or pass "
-            "transliterate=True to convert them automatically"
-        )
+        return f"iSendPro only sends GSM-7 text to metropolitan French numbers: {fix}"
     if region in FRENCH_OVERSEAS_REGIONS:
+        overseas_fix = (
+            "replace them, pass transliterate=True to convert them automatically, or"
+            if can_transliterate
+            else "remove them (transliterate=True has no GSM-7 equivalent for them), or pass"
+        )
         return (
             f"the number is in {region_name(region)}, a French overseas department, which gets GSM-7 text "
-            "only by default: replace them, pass transliterate=True to convert them automatically, or "
-            "ucs2_overseas=True to send UCS-2 (iSendPro allows it outside metropolitan France)"
+            f"only by default: {overseas_fix} ucs2_overseas=True to send UCS-2 (iSendPro allows it outside "
+            "metropolitan France)"
         )
     if region is None:
-        return (
-            "the recipients are not known in advance (a contact list), so only GSM-7 text is sent: "
-            "replace them, or pass transliterate=True to convert them automatically"
-        )
-    return (
-        f"the number is in {region_name(region)} and was sent as GSM-7 only: replace them, or pass "
-        "transliterate=True to convert them automatically"
-    )
+        return "the recipients are not known in advance (a contact list), so only GSM-7 text is sent: " + fix
+    return f"the number is in {region_name(region)} and was sent as GSM-7 only: {fix}"
 
 
 def prepare_message(
@@ -172,6 +176,16 @@ def prepare_message(
     replaced: dict[str, str] = {}
     non_gsm = non_gsm_characters(text)
     if non_gsm and metropolitan:
+        missing = untransliterable(non_gsm)
+        if missing:  # transliterate=True cannot help: say so, whether it is on or not
+            raise IsendproValidationError(
+                field="text",
+                value=text,
+                rule=(
+                    f"has characters with no GSM-7 equivalent: {describe_characters(missing)}; "
+                    + _gsm_only_reason(region, can_transliterate=False)
+                ),
+            )
         if not transliterate:
             raise IsendproValidationError(
                 field="text",

@@ -322,7 +322,7 @@ def _problem(parsed: Any, strict: bool) -> str:
         if strict:
             return (
                 "is not in an allocated number range (phonenumbers metadata); check the number, or use "
-                "strict=False to accept any number of a plausible length"
+                "strict_numbers=False to accept any number of a plausible length"
             )
         return f"does not fit the numbering plan of +{parsed.country_code}; check the digits"
     words = {

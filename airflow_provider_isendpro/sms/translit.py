@@ -85,6 +85,18 @@ def _fallback(char: str) -> str | None:
     return ""
 
 
+def _target(char: str, cedilla: str) -> str | None:
+    """What ``char`` becomes in GSM-7, or None when it has no equivalent (an emoji, Cyrillic...)."""
+    target = cedilla if char == "ç" else TRANSLITERATIONS.get(char)
+    return _fallback(char) if target is None else target
+
+
+def untransliterable(chars: list[str]) -> list[str]:
+    """The characters of ``chars`` that :func:`transliterate` cannot replace: for them, ``transliterate``
+    is no help, so an error must not advise it."""
+    return [c for c in chars if _target(unicodedata.normalize("NFC", c), "c") is None]
+
+
 def transliterate(text: str, *, cedilla: str = "c") -> Transliteration:
     """Return ``text`` rewritten in GSM-7, or raise naming the characters that have no equivalent.
 
@@ -103,9 +115,7 @@ def transliterate(text: str, *, cedilla: str = "c") -> Transliteration:
     replaced: dict[str, str] = {}
     missing: list[str] = []
     for char in non_gsm_characters(text):
-        target = cedilla if char == "ç" else TRANSLITERATIONS.get(char)
-        if target is None:
-            target = _fallback(char)
+        target = _target(char, cedilla)
         if target is None:
             missing.append(char)
         else:

@@ -70,8 +70,11 @@ def test_custom_cap() -> None:
         analyse_message("a" * 161, max_segments=1)
     assert str(info.value).endswith(
         "is 161 GSM-7 units long, which needs 2 SMS parts, more than the cap of 1 (at most 160 units); "
-        "shorten the message or raise max_segments"
+        "shorten the message or raise it: max_segments=2"
     )
+    with pytest.raises(IsendproValidationError) as info:  # beyond iSendPro's 6 parts: raising cannot help
+        analyse_message("a" * 919, max_segments=2)
+    assert str(info.value).endswith("more than the cap of 2 (at most 306 units); shorten the message")
     with pytest.raises(IsendproValidationError, match=r"141 UCS-2 units long, which needs 3 SMS parts, "):
         analyse_message("ç" * 141, max_segments=2)
     with pytest.raises(IsendproValidationError, match=r"the cap of 2 \(at most 134 units\)"):
@@ -203,3 +206,29 @@ def test_region_name() -> None:
         "PF",
         "an unknown region",
     ]
+
+
+@pytest.mark.parametrize(
+    ("region", "reason"),
+    [
+        ("FR", "iSendPro only sends GSM-7 text to metropolitan French numbers: remove them "
+               "(transliterate=True has no GSM-7 equivalent for them)"),
+        ("RE", "the number is in Réunion (RE), a French overseas department, which gets GSM-7 text only "
+               "by default: remove them (transliterate=True has no GSM-7 equivalent for them), or pass "
+               "ucs2_overseas=True to send UCS-2 (iSendPro allows it outside metropolitan France)"),
+        (None, "the recipients are not known in advance (a contact list), so only GSM-7 text is sent: "
+               "remove them (transliterate=True has no GSM-7 equivalent for them)"),
+        ("NC", "the number is in NC and was sent as GSM-7 only: remove them (transliterate=True has no "
+               "GSM-7 equivalent for them)"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("transliterate", [False, True])
+def test_an_emoji_is_never_advised_transliterate(
+    region: str | None, reason: str, transliterate: bool
+) -> None:
+    """Issue 19: an emoji's error advised transliterate=True, which then failed ("no GSM-7 equivalent")."""
+    with pytest.raises(IsendproValidationError) as info:
+        prepare_message("fête 😀", metropolitan=True, region=region, transliterate=transliterate)
+    assert str(info.value) == (
+        f"text='fête 😀': has characters with no GSM-7 equivalent: '😀' (U+1F600); {reason}"
+    )

@@ -76,7 +76,7 @@ def test_0712_strict_and_lenient() -> None:
         normalise_number("0712345678")
     assert str(info.value) == (
         "recipient='0712345678': is not in an allocated number range (phonenumbers metadata); check the "
-        "number, or use strict=False to accept any number of a plausible length"
+        "number, or use strict_numbers=False to accept any number of a plausible length"
     )
     assert normalise_number("0712345678", strict=False) == PhoneNumber(
         "0712345678", "+33712345678", "0712345678", "FR", True, "unknown"
