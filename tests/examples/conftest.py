@@ -27,18 +27,41 @@ def run_example(
 ) -> Callable[..., Any]:
     """``run_example(dag_id, run_conf=...)``: write the DAG to the metadata DB, run it with ``dag.test()``.
 
-    Each test has its own ledger, so that no alert throttle window (10 minutes by default) carries over."""
+    Each test has its own ledger, so that no alert throttle window (10 minutes by default) carries over.
+    After each run, the DAG's ``Param`` objects get their parsed values back: Airflow merges a run's conf
+    into them (``process_params`` copies the task's ``Param`` objects by reference, then ``Param.resolve``
+    stores the conf value on each, in 3.1, 3.2 and 3.3), so a DAG object run with ``run_conf`` kept that
+    conf as its defaults for every later run in the process. A worker parses the file for each task and
+    never sees this; tests sharing one parsed DAG did (a run without ``source`` read the source file of
+    the test before it). A deep copy of the DAG does not help: tasks copy ``params`` shallowly."""
     from tests.dagruns import sync_dag
 
     monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", str(tmp_path / "ledger"))
 
     def run(dag_id: str, **kwargs: Any) -> Any:
         dag = example_bag.dags[dag_id]
+        parsed = _param_values(dag)
         sync_dag(dag)
         kwargs.setdefault("logical_date", LOGICAL_DATE)
-        return dag.test(**kwargs)
+        try:
+            return dag.test(**kwargs)
+        finally:
+            for param, value in parsed:
+                param.value = value
 
     return run
+
+
+def _param_values(dag: Any) -> list[tuple[Any, Any]]:
+    """Every ``Param`` object of the DAG and of its tasks, with a copy of its value as parsed."""
+    import copy
+
+    found: dict[int, tuple[Any, Any]] = {}
+    for params in [dag.params, *(getattr(t, "params", None) for t in dag.tasks)]:
+        for key in params or {}:
+            param = params.get_param(key)
+            found.setdefault(id(param), (param, copy.deepcopy(param.value)))
+    return list(found.values())
 
 
 @pytest.fixture

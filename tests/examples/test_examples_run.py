@@ -241,11 +241,7 @@ def test_bulk_example_puts_its_batch_files_beside_the_configured_ledger(
     """No work_dir: the files go where [isendpro] ledger_path points, storage every worker must reach
     anyway (the send refuses a local one under a remote executor), so any worker reads them."""
     monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_PATH", str(tmp_path / "ledger"))
-    # "" is the default of source and work_dir, given explicitly: dag.test() keeps an earlier run's
-    # conf in the session-wide DAG object's params
-    run = run_example(
-        "isendpro_bulk_mapped", run_conf={"source": "", "demo_size": 12, "batch_size": 5, "work_dir": ""}
-    )
+    run = run_example("isendpro_bulk_mapped", run_conf={"demo_size": 12, "batch_size": 5})
     assert set(task_states(run).values()) == {"success"}
     batches = xcom_value(run, "prepare_batches")
     folder = tmp_path / "ledger" / "_bulk"
