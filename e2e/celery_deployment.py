@@ -3,7 +3,10 @@
 Redis (Debian's ``redis-server``) as the broker, ``moto_server`` as the S3 store of the send ledger, and
 two Celery workers, each with its own ``AIRFLOW_HOME`` and ``--concurrency 1``, which the scenarios kill
 whole (every process of the worker, found through the process tree: Celery and Airflow retitle their
-processes, which hides their environment) or by process group only (the task process survives).
+processes, which hides their environment), kill by process group only (the task process survives), or
+freeze whole (SIGSTOP) and resume (SIGCONT). Each worker reaches moto through its own port of a loopback
+pass-through (``e2e/s3_proxy.py``, the ``endpoint_url`` of the worker's ``aws_default`` connection), which
+can hold one chosen reply.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from run import (
     say,
     wait_until,
 )
+from s3_proxy import S3Proxy
 
 BUCKET = "isendpro-e2e"
 WORKERS = ("w1", "w2")
+#: ``[scheduler] task_instance_heartbeat_timeout`` (s): a task's supervisor heartbeats every 5 s.
+HEARTBEAT_TIMEOUT = 20
 HOST_MODULE = '''
 import os
 import socket
@@ -52,13 +58,17 @@ class CeleryDeployment(Deployment):
         self.services = Processes(self.logs)  # redis, moto: not in the runner's assert_alive
         self.workers = Processes(self.logs)  # killed on purpose: not in the runner's assert_alive
         self.s3_url = ""
+        self.proxy: S3Proxy | None = None
+        self.frozen: dict[str, list[int]] = {}  # worker -> the PIDs it had when frozen (until resumed)
         self.redis_port = 0
         self.ledger_root = f"s3://{BUCKET}/ledger"
         self.pylib = work / "pylib"
+        self.pythonpath = [str(self.pylib)]  # every component's PYTHONPATH (run_celery.py's --provider)
         self.seen: set[int] = set()  # every worker process ever seen: none may be left at the end
 
-    # Short timeouts: a request's bound (fencing) is 4 x 1 s connect + 3.5 s backoff + 8 s read.
-    CONNECTION_EXTRA: ClassVar[dict[str, float]] = {"connect_timeout": 1, "read_timeout": 8}
+    # Short timeouts, which bound how long a retry waits on a live lease (sending/fencing.py): a request's
+    # bound is 4 x 0.5 s connect + 3.5 s backoff + 4 s read = 9.5 s; a lease 2 x (9.5 + 10 s margin) = 39 s.
+    CONNECTION_EXTRA: ClassVar[dict[str, float]] = {"connect_timeout": 0.5, "read_timeout": 4}
     EXECUTOR_NOTE = " (CeleryExecutor)"
 
     # --- start -------------------------------------------------------------------------------------
@@ -94,6 +104,9 @@ class CeleryDeployment(Deployment):
             "moto to create the bucket", lambda: requests.put(f"{self.s3_url}/{BUCKET}", timeout=5).ok, 60
         )
         say(f"   {self.s3_url}, bucket {BUCKET}")
+        self.proxy = S3Proxy(self.s3_url, self.logs / "s3-proxy.log")
+        for worker in WORKERS:
+            say(f"   {worker} reaches it through {self.proxy.add(worker)} (e2e/s3_proxy.py)")
 
     def _environment(self, base_url: str, sql_alchemy_conn: str) -> dict[str, str]:
         """The LocalExecutor deployment's environment with CeleryExecutor, Redis and the AWS connection;
@@ -101,20 +114,26 @@ class CeleryDeployment(Deployment):
         env = super()._environment(base_url, sql_alchemy_conn)
         del env["AIRFLOW__ISENDPRO__LEDGER_PATH"]  # per worker: see start_worker
         # The ledger's only AWS credentials: no AWS_* variable reaches any component.
-        aws = {"conn_type": "aws", "login": "e2e-fake-access-key", "password": "e2e-fake-secret-key",
-               "extra": {"endpoint_url": self.s3_url, "region_name": "us-east-1"}}  # fmt: skip
         env.update({
-            "PYTHONPATH": str(self.pylib),
+            "PYTHONPATH": os.pathsep.join(self.pythonpath),
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "isendpro_e2e_host.hostname",
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sql_alchemy_conn,
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
+            "AIRFLOW_CONN_AWS_DEFAULT": self.aws_connection(self.s3_url),
         })  # fmt: skip
         return env
+
+    @staticmethod
+    def aws_connection(endpoint_url: str) -> str:
+        """``aws_default`` (JSON), reaching S3 at ``endpoint_url``."""
+        return json.dumps({
+            "conn_type": "aws", "login": "e2e-fake-access-key", "password": "e2e-fake-secret-key",
+            "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
+        })  # fmt: skip
 
     # --- workers -----------------------------------------------------------------------------------
     def worker_home(self, worker: str) -> Path:
@@ -142,6 +161,8 @@ class CeleryDeployment(Deployment):
         home = self.worker_home(worker)
         home.mkdir(exist_ok=True)
         env = {**self.env, "AIRFLOW_HOME": str(home), "ISENDPRO_E2E_WORKER": worker}
+        if self.proxy is not None:  # this worker's own port of the pass-through
+            env["AIRFLOW_CONN_AWS_DEFAULT"] = self.aws_connection(self.proxy.urls[worker])
         if s3_ledger:
             env["AIRFLOW__ISENDPRO__LEDGER_PATH"] = self.ledger_root
             env["AIRFLOW__ISENDPRO__LEDGER_CONN_ID"] = "aws_default"
@@ -205,9 +226,44 @@ class CeleryDeployment(Deployment):
         time.sleep(1.0)  # the group's processes die with it; the task process's own group lives on
         return [p for p in snapshot if alive(p)]
 
+    def freeze_machine(self, worker: str) -> list[int]:
+        """SIGSTOP to every process of ``worker`` (its task process included): a paused VM. Parents first,
+        and again until the tree is whole (a stopped process forks no more)."""
+        stopped: list[int] = []
+        for _ in range(5):
+            pids = [p for p in self.tree(worker) if p not in stopped]
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+            stopped += pids
+        self.frozen[worker] = stopped
+        return stopped
+
+    def resume_machine(self, worker: str) -> list[int]:
+        """SIGCONT to every process :meth:`freeze_machine` stopped (children first)."""
+        pids = self.frozen.pop(worker, [])
+        for pid in reversed(pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        return pids
+
+    def task_processes(self, worker: str) -> list[int]:
+        """The worker's processes below its Celery pool (the task supervisor's children: the task process)."""
+        proc = self.workers.procs.get(worker)
+        if proc is None:
+            return []
+        pool = {p for p in self.tree(worker) if _ppid(p) == proc.pid}
+        return [p for p in self.tree(worker) if p != proc.pid and p not in pool]
+
     # --- stop --------------------------------------------------------------------------------------
     def stop(self) -> list[int]:
         say("== stopping workers, redis, moto")
+        for worker in list(self.frozen):
+            self.resume_machine(worker)
+        if self.proxy is not None:
+            self.proxy.stop()
         for worker in WORKERS:
             with contextlib.suppress(Exception):
                 self.stop_worker(worker)
@@ -225,6 +281,13 @@ class CeleryDeployment(Deployment):
             if proc is not None and alive(proc.pid):
                 leftovers.append(proc.pid)
         return leftovers
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _redis_ping(port: int) -> bool:

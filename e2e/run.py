@@ -270,6 +270,10 @@ class Emulator:
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 
+    def release_hangs(self) -> None:
+        """End every request the emulator holds (a held request's connection closes with no answer)."""
+        self._call("POST", "release")
+
 
 class AirflowApi:
     def __init__(self, base_url: str) -> None:
