@@ -1,13 +1,16 @@
-"""``make e2e-celery``: exactly once on a distributed deployment, with workers killed under a send.
+"""``make e2e-celery``: exactly once on a distributed deployment, with workers killed or frozen under a send.
 
 What it starts, all on loopback, all in one temporary directory, stopped by PID however it ends:
 a throw-away PostgreSQL (``e2e/postgres.sh``), Redis (Debian's ``redis-server``) as the Celery broker,
-``moto_server`` as the S3-compatible store of the send ledger, the iSendPro emulator, the scheduler,
-dag-processor, triggerer and API server (CeleryExecutor), and two Celery workers ``w1`` and ``w2``, each
-with its own ``AIRFLOW_HOME`` (two machines; ``hostname_callable`` names each try's worker) and
-``--concurrency 1``. ``[scheduler] task_instance_heartbeat_timeout`` is 30 s (detection every 5 s).
-The ledger is ``[isendpro] ledger_path = s3://…`` with ``ledger_conn_id = aws_default``; the only AWS
-credentials are in that connection (no ``AWS_*`` variable), so the ledger proves it uses them.
+``moto_server`` as the S3-compatible store of the send ledger, a pass-through in front of it with one port
+per worker (``e2e/s3_proxy.py``: it knows which worker asks and can hold one chosen reply), the iSendPro
+emulator, the scheduler, dag-processor, triggerer and API server (CeleryExecutor), and two Celery workers
+``w1`` and ``w2``, each with its own ``AIRFLOW_HOME`` (two machines; ``hostname_callable`` names each try's
+worker) and ``--concurrency 1``. ``[scheduler] task_instance_heartbeat_timeout`` is 20 s (detection every
+5 s). The ledger is ``[isendpro] ledger_path = s3://…`` with ``ledger_conn_id = aws_default``; the only AWS
+credentials are in that connection (no ``AWS_*`` variable), so the ledger proves it uses them; each
+worker's ``aws_default`` reaches S3 through its own port of the pass-through. The iSendPro connection's
+timeouts are short (0.5 s connect, 4 s read): they bound how long a retry waits on a live older try.
 
 Scenarios, in order (the DAGs are ``e2e/celery_dags/isendpro_celery_e2e.py`` and the mapped bulk example):
 
@@ -21,11 +24,29 @@ Scenarios, in order (the DAGs are ``e2e/celery_dags/isendpro_celery_e2e.py`` and
    so its task process goes on sending without heartbeats while the retry starts on the other worker.
    0 duplicates; the old try's last ledger claim record says it stopped "superseded by try 2"; the
    orphan process is gone by the end.
-4. **mapped bulk example** — 200 numbers in 4 mapped tasks through the 2-slot pool, on both workers,
+4. **worker frozen at the fence check** (3 runs; issue 18) — 40 recipients in 8 batches, ``retries=1``.
+   In batch 3, right after the send's fence check listed the claims (``_claims/``), the pass-through holds
+   the reply to the next request (the read of the claim record that listing named), so the process has the
+   listing in memory; every process of that worker gets SIGSTOP, the reply is released into the frozen
+   socket; Airflow gives up on the try (heartbeat timeout) and the retry runs on the other worker; once the
+   retry has sent a batch (the emulator's count), the frozen worker gets SIGCONT and carries on with its
+   stale view of the claims. (The listing's own reply cannot be the one held: s3fs reads with a 15 s
+   timeout, which fires on resume, and botocore lists again, afresh.)
+5. **worker frozen mid-request** (3 runs) — the same, frozen while batch 3's request is in flight: the
+   emulator has accepted it and holds the answer; once the worker is frozen the connection is closed.
+
+   For 4 and 5, after the run and the frozen try's task process have ended: no number texted twice (the
+   frozen try's late SMS included), and an honest final state: failed, batch 3 reported ``unknown`` and
+   every other recipient texted once; or success, every recipient texted exactly once. On the order the
+   send had before issue 18 (the claims checked before the batch's ``pending`` write), scenario 4 texted
+   batch 3 twice and ended success in 3 runs out of 3 (``--provider`` with commit de74625's package).
+6. **mapped bulk example** — 200 numbers in 4 mapped tasks through the 2-slot pool, on both workers,
    batch files beside the S3 ledger: pool cap held, every SMS once.
 
 Prints one line per check and a table (scenario, recipients, SMS received, duplicates, in doubt, final
-state, seconds). Exit status 0 only if every check passed. ``--keep`` keeps the temporary directory.
+state, seconds). Exit status 0 only if every check passed. ``--keep`` keeps the temporary directory;
+``--only`` runs some scenario groups, ``--runs`` sets the runs of 4 and 5, ``--provider DIR`` runs every
+component on another copy of the provider (e.g. an older commit's, to show what a scenario finds there).
 """
 
 from __future__ import annotations
@@ -38,7 +59,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +71,7 @@ from run import (
     REPO,
     CheckFailed,
     Checks,
+    Emulator,
     Outcome,
     Runner,
     Scenario,
@@ -61,11 +83,16 @@ from run import (
     wait_until,
 )
 
-BUDGET = 570.0
+BUDGET = 900.0
 #: Sizes, as in e2e/celery_dags/isendpro_celery_e2e.py.
 RECIPIENTS, BATCH = 60, 5
 ZOMBIE_RECIPIENTS, ZOMBIE_BATCH = 120, 3
 BULK_SIZE, BULK_BATCH = 200, 50
+#: The frozen-worker DAGs: 8 batches; the worker is frozen in batch FREEZE_AT; each scenario runs FREEZE_RUNS
+#: times.
+FREEZE_RECIPIENTS, FREEZE_BATCH, FREEZE_AT, FREEZE_RUNS = 40, 5, 3, 3
+#: A run's expected state when either end can be honest: the scenario judges it (see CeleryRunner._check).
+EITHER = "success or failed"
 BULK_NUMBERS = tuple(f"0612{300000 + n:06d}" for n in range(BULK_SIZE))
 
 # ----------------------------------------------------------------------------------------------------
@@ -122,6 +149,14 @@ class CeleryRunner(Runner):
             time.monotonic() - started,
         )  # fmt: skip
 
+    def _check(self, outcome: Outcome) -> None:
+        """``e2e/run.py``'s checks; a scenario expecting :data:`EITHER` state judges the state itself."""
+        if outcome.scenario.state == EITHER and outcome.state in ("success", "failed"):
+            outcome.scenario = replace(
+                outcome.scenario, state=outcome.state, task_states={"send": outcome.state}
+            )
+        super()._check(outcome)
+
 
 def scenario_local_ledger(runner: CeleryRunner, rows: list[Row]) -> None:
     started = time.monotonic()
@@ -158,7 +193,7 @@ def scenario_machine_lost(runner: CeleryRunner, rows: list[Row], *, warn: bool) 
             return
         worker, host = running
         seen.update(worker=worker, host=host, killed=runner.deployment.kill_machine(worker))
-        emulator._call("POST", "release")
+        emulator.release_hangs()
         say(f"   batch 4 held: SIGKILL to every process of {worker} ({len(seen['killed'])} processes)")
 
     runner.action = kill
@@ -256,15 +291,16 @@ def scenario_orphan(runner: CeleryRunner, rows: list[Row]) -> None:
     rows.append(runner.row(label, ZOMBIE_RECIPIENTS, outcome, started, counts["unknown"]))
 
 
-def claim_notes(deployment: CeleryDeployment, dag_id: str) -> dict[int, str]:
-    """The note of each try's last claim record (the ledger's ``_claims`` folder, read from S3)."""
+def claim_notes(deployment: CeleryDeployment, dag_id: str, run_id: str = "") -> dict[int, str]:
+    """The note of each try's last claim record (the ledger's ``_claims`` folder, read from S3), for one
+    run (``run_id``: made of characters that are their own path segment) or every run of ``dag_id``."""
     import boto3
 
     s3 = boto3.client(
         "s3", endpoint_url=deployment.s3_url, region_name="us-east-1",
         aws_access_key_id="e2e-fake-access-key", aws_secret_access_key="e2e-fake-secret-key",  # noqa: S106
     )  # fmt: skip
-    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"ledger/{dag_id}/")
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"ledger/{dag_id}/" + (f"{run_id}/" if run_id else ""))
     latest: dict[int, tuple[int, str]] = {}
     for item in listing.get("Contents", []):
         key = item["Key"]
@@ -278,6 +314,195 @@ def claim_notes(deployment: CeleryDeployment, dag_id: str) -> dict[int, str]:
         record = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
         notes[attempt] = str(record.get("note", ""))
     return notes
+
+
+class Freeze:
+    """The runner's action for a frozen-worker scenario: freeze the worker running the send whole (SIGSTOP
+    of every process, its task process included) at a chosen step of batch FREEZE_AT, then resume it
+    (SIGCONT) once the retry, on the other worker, has sent a batch.
+
+    ``at="check"``: right after the fence check listed the claims (``_claims/``) in that batch, with that
+    listing in memory: the proxy holds the reply to the next request, the read of the claim record the
+    listing named, until the worker is frozen. (Not the listing's own reply: s3fs reads with a 15 s
+    timeout, which fires once the process is resumed, and botocore then lists again, afresh.)
+    ``at="request"``: the batch's request accepted by the emulator and held, the worker frozen before
+    the answer, which never comes (the connection closes while the worker is frozen)."""
+
+    def __init__(self, runner: CeleryRunner, dag_id: str, at: str) -> None:
+        self.deployment, self.emulator, self.runner = runner.deployment, runner.emulator, runner
+        assert self.deployment.proxy is not None
+        self.proxy = self.deployment.proxy
+        self.dag_id = dag_id
+        self.before = self.emulator.sent_count()
+        self.threshold = (
+            self.before + (FREEZE_AT - 1) * FREEZE_BATCH
+        )  # received when batch FREEZE_AT comes up
+        self.worker = ""
+        self.frozen_at = self.sent_at_freeze = 0.0
+        self.frozen: list[int] = []
+        self.resumed = False
+        self.hold = None
+        if at == "check":
+            probe = Emulator(self.emulator.root)  # asked from the proxy's threads: a session of its own
+            self.hold = self.proxy.hold(
+                lambda request: (
+                    request.method == "GET"
+                    and not request.is_listing()
+                    and f"/ledger/{dag_id}/" in request.path
+                    and "/_claims/t" in request.path
+                    and probe.sent_count() >= self.threshold
+                )
+            )
+        else:
+            self.emulator.arm(fault="hang_after_accept", path="/smsmulti", after=FREEZE_AT - 1, delay=60)
+
+    def __call__(self, outcome: Outcome) -> None:
+        if not self.frozen:
+            self._freeze(outcome)
+        elif not self.resumed and self.emulator.sent_count() - self.sent_at_freeze >= FREEZE_BATCH:
+            self.resume()
+
+    def _freeze(self, outcome: Outcome) -> None:
+        if self.hold is not None:
+            if not self.hold.held.is_set():
+                return
+            self.worker = self.hold.worker
+        else:
+            running = self.runner.send_worker(self.dag_id, outcome.run_id)
+            if running is None or self.emulator.sent_count() < self.threshold + FREEZE_BATCH:
+                return
+            self.worker = running[0]
+        self.frozen = self.deployment.freeze_machine(self.worker)
+        self.frozen_at, self.sent_at_freeze = time.monotonic(), self.emulator.sent_count()
+        if self.hold is not None:
+            self.hold.release()  # the reply waits in the frozen process's socket
+        else:
+            self.emulator.release_hangs()  # the connection closes under the frozen process
+        say(f"   batch {FREEZE_AT}: {self.worker} frozen (SIGSTOP to {len(self.frozen)} processes)")
+
+    def resume(self) -> None:
+        if self.frozen and not self.resumed:
+            self.deployment.resume_machine(self.worker)
+            self.resumed = True
+            sent = self.emulator.sent_count() - self.sent_at_freeze
+            frozen_for = time.monotonic() - self.frozen_at
+            say(f"   {self.worker} resumed after {frozen_for:.0f} s (the retry has sent {sent} SMS)")
+
+    def end(self) -> None:
+        """Disarm whatever did not fire; resume the worker if the retry ended between two polls."""
+        if self.hold is not None:
+            self.proxy.disarm(self.hold)
+        self.emulator.clear_faults()
+        self.resume()
+
+
+def scenario_frozen(runner: CeleryRunner, rows: list[Row], *, at: str, run: int) -> None:
+    """See :class:`Freeze`; then 0 duplicates (the frozen try's late SMS included) and an honest end."""
+    started = time.monotonic()
+    deployment = runner.deployment
+    dag_id = f"isendpro_celery_freeze_{at}"
+    for worker in WORKERS:
+        deployment.wait_ready(worker)  # the retry must find the other worker ready
+    freeze = Freeze(runner, dag_id, at)
+    label = f"frozen {'at the fence check' if at == 'check' else 'mid-request'} (run {run})"
+    runner.action = freeze
+    try:
+        outcome = runner.run(Scenario(label, dag_id, state=EITHER, sms=None, timeout=180))
+    finally:
+        runner.action = None
+        freeze.end()
+    ti = runner.send_ti(dag_id, outcome.run_id)
+    retry_host = str(ti.get("hostname") or "").split("@")[0]
+    runner.checks.record(
+        freeze.resumed and ti["try_number"] == 2 and retry_host not in ("", freeze.worker),
+        f"{label}: {freeze.worker or 'the worker'} frozen in batch {FREEZE_AT}, the retry on "
+        f"{retry_host or '?'}, the frozen worker resumed after the retry sent a batch",
+        f"frozen {freeze.frozen}, resumed {freeze.resumed}, try {ti['try_number']} on {ti.get('hostname')}",
+    )
+    # The frozen try, resumed, may still send before it stops: wait for it, then take every SMS again.
+    with contextlib.suppress(CheckFailed):
+        wait_until("the frozen try to exit", lambda: not deployment.task_processes(freeze.worker), 60)
+    left = deployment.task_processes(freeze.worker) if freeze.worker else []
+    runner.checks.record(
+        not left, f"{label}: the frozen try's task process ended once resumed", f"alive: {left}"
+    )
+    outcome.sms = runner.emulator.sent(freeze.before)
+    say(f"   claim notes: {claim_notes(deployment, dag_id, outcome.run_id)}")
+    in_doubt = check_honest(runner, label, outcome, dag_id)
+    rows.append(runner.row(label, FREEZE_RECIPIENTS, outcome, started, in_doubt))
+
+
+def check_honest(runner: CeleryRunner, label: str, outcome: Outcome, dag_id: str) -> Any:
+    """0 duplicates, and a final state that tells the truth: failed with batch FREEZE_AT (and nothing else)
+    reported ``unknown``, or success with every recipient accepted exactly once. Returns the in-doubt
+    count."""
+    tels = [s.tel for s in expected_sms(FREEZE_RECIPIENTS)]
+    received = Counter(s["tel"] for s in outcome.sms)
+    twice = sorted(t for t, n in received.items() if n > 1)
+    strangers = sorted(set(received) - set(tels))
+    runner.checks.record(
+        not twice and not strangers,
+        f"{label}: no number texted twice ({len(outcome.sms)} SMS, the frozen try's included)",
+        f"twice: {twice}; not a recipient: {strangers}",
+    )
+    counts, status, error = last_try_report(runner, label, dag_id, outcome)
+    batch = set(range((FREEZE_AT - 1) * FREEZE_BATCH, FREEZE_AT * FREEZE_BATCH))
+    others = set(range(FREEZE_RECIPIENTS)) - batch
+    if status is not None:  # per recipient, from the XCom
+        accepted = {i for i, st in status.items() if st in ("sent", "already_sent")}
+        unknown = {i for i, st in status.items() if st == "unknown"}
+    else:  # counts only, from the try's log: the recipients outside batch FREEZE_AT must be the accepted
+        accepted = others if counts.get("sent", 0) + counts.get("already_sent", 0) == len(others) else set()
+        unknown = batch if counts.get("unknown") == len(batch) else set()
+    once = all(received[tels[i]] == 1 for i in accepted)
+    if outcome.state == "failed":
+        honest = once and unknown == batch and accepted == others and error == "IsendproUnknownOutcomeError"
+        what = f"failed, batch {FREEZE_AT} reported in doubt ({len(unknown)} unknown), the others texted once"
+    else:
+        honest = once and len(accepted) == FREEZE_RECIPIENTS and not unknown
+        what = "success, every recipient texted exactly once"
+    runner.checks.record(
+        honest and sum(counts.values()) == FREEZE_RECIPIENTS,
+        f"{label}: an honest final state: {what}",
+        f"state {outcome.state}, counts {counts}, unknown {sorted(unknown)}, error {error}, "
+        f"received {dict(received)}",
+    )
+    return counts.get("unknown", "?")
+
+
+def last_try_report(
+    runner: CeleryRunner, label: str, dag_id: str, outcome: Outcome
+) -> tuple[dict[str, int], dict[int, str] | None, str | None]:
+    """The last try's report: (counts, status per recipient index, error type), from the XCom (the result,
+    or ``send_report`` when the task failed). A frozen try, resumed after the last try ended, may push its
+    own ``send_report`` over the last try's (Airflow takes it although it has told that try to stop): then
+    the counts and error come from the last try's "iSendPro send summary" log line, with no per-recipient
+    status, and a NOTE says so."""
+    result = runner.xcom(
+        dag_id, outcome.run_id, "send_report" if outcome.state == "failed" else "return_value"
+    )
+    error = (result.get("error") or {}).get("type")
+    if error != "IsendproSupersededError":  # the last try is never superseded: this is its report
+        status = {r["index"]: r["status"] for r in result.get("recipients") or []}
+        return dict(result["counts"]), status, error
+    ti = runner.send_ti(dag_id, outcome.run_id)
+    pattern = f"w*/logs/dag_id={dag_id}/run_id={outcome.run_id}/task_id=send/attempt={ti['try_number']}.log"
+    counts: dict[str, int] = {}
+    error = None
+    for path in runner.deployment.work.glob(pattern):
+        for line in path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError, AttributeError, LookupError, TypeError):
+                record = json.loads(line)
+                event = str(record.get("event", ""))
+                if event.startswith("iSendPro send summary"):
+                    counts = {k: int(v) for k, v in (row.split() for row in event.splitlines()[1:])}
+                elif event == "Task failed with exception":
+                    error = record["error_detail"][0]["exc_type"]
+    say(
+        f"   NOTE {label}: the send_report XCom is the resumed try 1's (IsendproSupersededError), pushed "
+        f"after try {ti['try_number']}'s: judged from try {ti['try_number']}'s log instead: {counts}, {error}"
+    )
+    return counts, None, error
 
 
 def scenario_bulk(runner: CeleryRunner, rows: list[Row]) -> None:
@@ -346,24 +571,39 @@ def table(rows: list[Row]) -> None:
         )
 
 
-def exercise(deployment: CeleryDeployment, checks: Checks, rows: list[Row]) -> None:
+#: Scenario groups, in the order they run (``--only`` picks some).
+GROUPS = ("local-ledger", "machine-lost", "orphan", "frozen-check", "frozen-request", "bulk")
+
+
+def exercise(
+    deployment: CeleryDeployment, checks: Checks, rows: list[Row], groups: set[str], runs: int
+) -> None:
     runner = CeleryRunner(deployment, checks)
     say("== DAGs")
     runner.wait_for_dags({
         "isendpro_celery_kill", "isendpro_celery_kill_warn", "isendpro_celery_zombie",
-        "isendpro_celery_local_ledger", "isendpro_bulk_mapped",
+        "isendpro_celery_local_ledger", "isendpro_celery_freeze_check", "isendpro_celery_freeze_request",
+        "isendpro_bulk_mapped",
     })  # fmt: skip
-    say("== workers without [isendpro] ledger_path")
-    deployment.start_workers(s3_ledger=False)
-    scenario_local_ledger(runner, rows)
-    for worker in WORKERS:
-        deployment.stop_worker(worker)
+    if "local-ledger" in groups:
+        say("== workers without [isendpro] ledger_path")
+        deployment.start_workers(s3_ledger=False)
+        scenario_local_ledger(runner, rows)
+        for worker in WORKERS:
+            deployment.stop_worker(worker)
     say("== workers with [isendpro] ledger_path = s3://… and ledger_conn_id = aws_default")
     deployment.start_workers(s3_ledger=True)
-    scenario_machine_lost(runner, rows, warn=False)
-    scenario_machine_lost(runner, rows, warn=True)
-    scenario_orphan(runner, rows)
-    scenario_bulk(runner, rows)
+    if "machine-lost" in groups:
+        scenario_machine_lost(runner, rows, warn=False)
+        scenario_machine_lost(runner, rows, warn=True)
+    if "orphan" in groups:
+        scenario_orphan(runner, rows)
+    for at in ("check", "request"):
+        if f"frozen-{at}" in groups:
+            for run in range(1, runs + 1):
+                scenario_frozen(runner, rows, at=at, run=run)
+    if "bulk" in groups:
+        scenario_bulk(runner, rows)
     total, accounted = runner.emulator.sent_count(), sum(r.received for r in rows)
     checks.record(total == accounted, f"no SMS outside the runs ({total} received, {accounted} accounted)")
 
@@ -372,6 +612,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="e2e/run_celery.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--budget", type=float, default=BUDGET, help="give up after this many seconds")
+    parser.add_argument(
+        "--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="run these scenario groups only"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=FREEZE_RUNS, help="runs of each frozen-worker scenario (default: 3)"
+    )
+    parser.add_argument(
+        "--provider", metavar="DIR",
+        help="a folder holding another copy of airflow_provider_isendpro (e.g. `git archive <commit> "
+        "airflow_provider_isendpro | tar -x -C DIR`), put first on every component's PYTHONPATH: shows "
+        "what a scenario finds on an older commit",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -381,11 +633,14 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copy(REPO / "e2e" / "celery_dags" / "isendpro_celery_e2e.py", dags)
     shutil.copy(REPO / "dags_examples" / "example_isendpro_bulk_mapped.py", dags)
     deployment = CeleryDeployment(work, dags)
+    if args.provider:
+        deployment.pythonpath.insert(0, str(Path(args.provider).resolve()))
     checks = Checks()
     rows: list[Row] = []
 
     return run_deployment(
-        "e2e-celery", work, deployment, scenarios=lambda: exercise(deployment, checks, rows), checks=checks,
+        "e2e-celery", work, deployment, checks=checks,
+        scenarios=lambda: exercise(deployment, checks, rows, set(args.only), args.runs),
         report=lambda: table(rows), budget=args.budget, keep=args.keep, started=started,
     )  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""DAGs of ``make e2e-celery`` (e2e/run_celery.py): personalised sends that a worker is killed under.
+"""DAGs of ``make e2e-celery`` (e2e/run_celery.py): personalised sends that a worker is killed (or frozen)
+under.
 
 Each DAG sends one personalised SMS to each of its fake French mobiles (06 12 40 00 00 on), with
 retries, through the ledger configured for the workers (``[isendpro] ledger_path``): nothing here names
@@ -41,5 +42,9 @@ kill = send_dag("isendpro_celery_kill", 60, 5)
 kill_warn = send_dag("isendpro_celery_kill_warn", 60, 5, on_unknown="warn")
 #: The worker lost but its task process still running: the retry must fence it off.
 zombie = send_dag("isendpro_celery_zombie", 120, 3)
+#: The worker frozen whole (SIGSTOP) at a chosen step of a batch, resumed once the retry has sent a
+#: batch: at the fence check (its claims listing held by e2e/s3_proxy.py), or mid-request.
+freeze_check = send_dag("isendpro_celery_freeze_check", 40, 5, retries=1)
+freeze_request = send_dag("isendpro_celery_freeze_request", 40, 5, retries=1)
 #: No [isendpro] ledger_path under CeleryExecutor: refused before any SMS.
 local_ledger = send_dag("isendpro_celery_local_ledger", 60, 5, retries=0)
