@@ -58,11 +58,12 @@ def _own_default_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def read_markers(ledger: str, dag_id: str = "etl_sales", run_id: str = RUN_ID) -> list[dict[str, Any]]:
-    """The de-duplication markers of one run, read through the ledger store (whatever its layout)."""
+    """The de-duplication markers of one run, one per alert event (the record its state is read from:
+    ``sent``/``held``, else the last outcome, else the ``pending`` claim), by event key."""
+    from airflow_provider_isendpro.notifications.marker import current_records
     from airflow_provider_isendpro.record_store import open_record_store
 
-    store = open_record_store(f"{ledger}/_notifier", [dag_id, run_id])
-    return [json.loads(store.read(name)) for name in sorted(store.names())]
+    return list(current_records(open_record_store(f"{ledger}/_notifier", [dag_id, run_id])).values())
 
 
 @pytest.fixture

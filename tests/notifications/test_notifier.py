@@ -15,6 +15,7 @@ from airflow_provider_isendpro.notifications import marker as marker_module
 from airflow_provider_isendpro.notifications.sms import (
     PENDING_GRACE_SECONDS,
     IsendproNotifier,
+    describe_event,
     send_isendpro_notification,
 )
 from airflow_provider_isendpro.sms import count_segments
@@ -500,8 +501,11 @@ def test_marker_lives_beside_the_send_ledger(isendpro_emulator: IsendproEmulator
     assert store.describe().startswith(
         str(Path(ledger) / "_notifier" / "etl_sales" / "scheduled__2026-01-01T03")
     )
-    [name] = store.names()
-    assert len(name) == len("0123456789abcdef0123456789abcdef.json")
+    key = describe_event(task_context(None)).dedupe_key(["0612345678"])
+    assert key is not None and len(key) == len("0123456789abcdef0123456789abcdef")
+    # One claim, created before the send, and one outcome: two records, neither rewritten.
+    assert store.names() == {f"{key}.claim.json", f"{key}.sent.json"}
+    assert json.loads(store.read(f"{key}.claim.json"))["state"] == "pending"
 
 
 def test_each_try_alerts_once(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
@@ -528,16 +532,17 @@ def test_a_failed_send_is_retried_by_the_next_invocation(
     assert [m["state"] for m in markers()] == ["sent"]
 
 
-def write_marker(
-    ledger: str, notifier: IsendproNotifier, context: dict[str, Any], state: str, at: float, text: str = ""
-) -> None:
-    from airflow_provider_isendpro.notifications.sms import describe_event
+def write_marker(ledger: str, context: dict[str, Any], state: str, at: float, text: str = "") -> None:
+    """Generation 0 of the event's marker as an earlier invocation left it: its claim (``text``, else a
+    ``pending`` record written ``at``), and its outcome unless ``state`` is ``pending``."""
     from airflow_provider_isendpro.record_store import open_record_store
 
     event = describe_event(context)
     key = event.dedupe_key(["0612345678"])
     store = open_record_store(f"{ledger}/_notifier", [event.dag_id, str(event.run_id)])
-    store.write(f"{key}.json", text or json.dumps({"state": state, "written_at": at}))
+    store.create(f"{key}.claim.json", text or json.dumps({"state": "pending", "written_at": at}))
+    if state != "pending":
+        store.create(f"{key}.{state}.json", json.dumps({"state": state, "written_at": at}))
 
 
 def test_pending_marker_of_an_invocation_in_flight_is_respected(
@@ -545,7 +550,7 @@ def test_pending_marker_of_an_invocation_in_flight_is_respected(
 ) -> None:
     monkeypatch.setattr(marker_module, "_now", lambda: 10_000.0)
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
-    write_marker(ledger, notifier, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS + 1)
+    write_marker(ledger, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS + 1)
     with structlog.testing.capture_logs() as logs:
         notifier(task_context(None))
     assert isendpro_emulator.requests == []
@@ -560,7 +565,7 @@ def test_stale_pending_marker_is_sent_again(
 ) -> None:
     monkeypatch.setattr(marker_module, "_now", lambda: 10_000.0)
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
-    write_marker(ledger, notifier, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS)
+    write_marker(ledger, task_context(None), "pending", 10_000.0 - PENDING_GRACE_SECONDS)
     with structlog.testing.capture_logs() as logs:
         notifier(task_context(None))
     assert len(isendpro_emulator.sent) == 1
@@ -573,14 +578,14 @@ def test_stale_pending_marker_is_sent_again(
 
 def test_unknown_outcome_is_sent_again(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
-    write_marker(ledger, notifier, task_context(None), "unknown", 0.0)
+    write_marker(ledger, task_context(None), "unknown", 0.0)
     notifier(task_context(None))
     assert len(isendpro_emulator.sent) == 1
 
 
 def test_unreadable_marker_does_not_stop_the_alert(isendpro_emulator: IsendproEmulator, ledger: str) -> None:
     notifier = IsendproNotifier(to=ONCALL, ledger_path=ledger)
-    write_marker(ledger, notifier, task_context(None), "sent", 0.0, text="{not json")
+    write_marker(ledger, task_context(None), "pending", 0.0, text="{not json")  # a claim of unknown age
     with structlog.testing.capture_logs() as logs:
         notifier(task_context(None))
     assert len(isendpro_emulator.sent) == 1

@@ -203,8 +203,7 @@ def test_trigger_poll_survives_a_hang(
 def test_notifier_returns_on_a_hang_and_records_the_doubt(
     emu: IsendproEmulator, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import json
-
+    from airflow_provider_isendpro.notifications.marker import current_records
     from airflow_provider_isendpro.notifications.sms import IsendproNotifier
     from airflow_provider_isendpro.record_store import open_record_store
 
@@ -216,5 +215,5 @@ def test_notifier_returns_on_a_hang_and_records_the_doubt(
     emu.release_hangs()
     assert [r.path for r in emu.requests] == ["/sms"]
     store = open_record_store(f"{tmp_path}/_notifier", ["etl", "manual__timeout"])
-    [marker] = [json.loads(store.read(name)) for name in store.names()]
+    [marker] = current_records(store).values()
     assert marker["state"] == "unknown"
