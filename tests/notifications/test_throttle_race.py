@@ -1,4 +1,5 @@
-"""Two or more processes racing for one throttle window: exactly one SMS, on a local folder and on S3.
+"""Processes racing for one throttle window, or for one alert's de-duplication marker: exactly one SMS,
+on a local folder and on S3.
 
 The processes are real (``spawn``), released together by a barrier; the S3-compatible server is
 ``moto[server]`` on a free loopback port, reached through s3fs (conditional PUT ``If-None-Match: *``).
@@ -69,6 +70,58 @@ def _alert(ledger: str, endpoint: str | None, fallback: bool, barrier: Any, inde
     results.put(index)
 
 
+class _ListedTogether:
+    """A record store whose first listing, once it returned, waits for every process's first listing: so
+    every process has read the alert's marker before any of them writes it (the widest race, made certain
+    instead of left to the scheduler: released by the start barrier alone, a process often claims before
+    the others have read)."""
+
+    def __init__(self, store: Any, barrier: Any) -> None:
+        self.store = store
+        self.barrier = barrier
+
+    def names(self) -> set[str]:
+        names: set[str] = self.store.names()
+        if self.barrier is not None:
+            barrier, self.barrier = self.barrier, None
+            barrier.wait(timeout=120)
+        return names
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def _same_alert(
+    ledger: str,
+    endpoint: str | None,
+    fallback: bool,
+    throttle: str | None,
+    barrier: Any,
+    index: int,
+    results: Any,
+) -> None:
+    """One invocation of the callback of one event (the same task instance and try in every process)."""
+    from airflow_provider_isendpro import record_store
+    from airflow_provider_isendpro.notifications.sms import IsendproNotifier
+    from tests.notifications.conftest import task_context
+
+    _attach_s3(endpoint, fallback)
+    opener = record_store.open_record_store
+
+    def open_listed_together(root: str, scope: Any, conn_id: str | None = None) -> Any:
+        store = opener(root, scope, conn_id)
+        return _ListedTogether(store, barrier) if root.rstrip("/").endswith("/_notifier") else store
+
+    record_store.open_record_store = open_listed_together  # the markers' folder only, not the throttle's
+    conn_id = CONN_ID if endpoint else None
+    notifier = IsendproNotifier(
+        to=ONCALL, text="KO {{ ti.map_index }}", ledger_path=ledger, ledger_conn_id=conn_id, throttle=throttle
+    )
+    barrier.wait()
+    notifier(task_context(ValueError("source down"), map_index=0))
+    results.put(index)
+
+
 def _run(target: Any, *args: Any) -> list[Any]:
     """Run ``target(*args, barrier, [index,] queue)`` in PROCESSES spawned processes; their results."""
     ctx = multiprocessing.get_context("spawn")
@@ -76,7 +129,7 @@ def _run(target: Any, *args: Any) -> list[Any]:
     results = ctx.Queue()
     procs = []
     for index in range(PROCESSES):
-        extra = (index,) if target is _alert else ()
+        extra = (index,) if target is not _create else ()
         procs.append(ctx.Process(target=target, args=(*args, barrier, *extra, results)))
     for proc in procs:
         proc.start()
@@ -173,6 +226,56 @@ def test_processes_failing_at_the_same_instant_send_one_sms(
     # One window; a report record too when the winner's SMS listed alerts held before it.
     reported = {"r00000001.json"} if "more since" in sms.text else set()
     assert {n for n in names if not n.startswith("h-")} == {"w00000001.json", *reported}
+
+
+@pytest.mark.parametrize(
+    ("backend", "throttle"),
+    # Without the throttle a lost race is a second SMS; with it, a held record (the phantom "+1 more").
+    [*((backend, "10m") for backend in BACKENDS), ("local", None), ("s3", None)],
+)
+def test_processes_firing_the_same_event_send_one_sms(
+    backend: str,
+    throttle: str | None,
+    fallback: bool,
+    isendpro_emulator: IsendproEmulator,
+    tmp_path: Any,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One callback invoked by PROCESSES processes at once (the worker and the DAG processor, a
+    redelivered callback...), every one of them reading the event's marker before any writes it: one
+    claims the marker and sends, the others skip before the throttle, so no held record is left for the
+    next alert to list as a phantom "+4 more"."""
+    import time
+
+    from airflow_provider_isendpro.notifications import throttle as throttle_module
+    from airflow_provider_isendpro.notifications.sms import IsendproNotifier
+    from airflow_provider_isendpro.record_store import open_record_store
+    from tests.notifications.conftest import RUN_ID, task_context
+
+    endpoint = request.getfixturevalue("s3") if backend != "local" else None
+    conn_id = CONN_ID if endpoint else None
+    ledger = f"s3://alerts/{tmp_path.name}" if endpoint else str(tmp_path / "ledger")
+    assert sorted(_run(_same_alert, ledger, endpoint, fallback, throttle)) == list(range(PROCESSES))
+    # On failure: every SMS received, with the child processes' WARNING lines (captured stderr) above.
+    assert [sms.text for sms in isendpro_emulator.sent] == ["KO 0"]
+    if throttle is not None:
+        # The next alert, once the window is over, has nothing to list.
+        later = time.time() + 3600  # the throttle's clock moved on by an hour (no waiting)
+        monkeypatch.setattr(throttle_module, "_now", lambda: later)
+        IsendproNotifier(to=ONCALL, text="KO {{ ti.map_index }}", ledger_path=ledger, ledger_conn_id=conn_id)(
+            task_context(ValueError("source down"), map_index=1)
+        )
+        assert [sms.text for sms in isendpro_emulator.sent] == ["KO 0", "KO 1"]
+        folders = ["dag", "etl_sales", NUMBER_FOLDER]
+        throttled = open_record_store(f"{ledger}/_notifier/_throttle", folders, conn_id).names()
+        assert throttled == {"w00000001.json", "w00000002.json"}  # nothing held
+    # One claim, one outcome for the raced event (and the same for the next alert's).
+    markers = open_record_store(f"{ledger}/_notifier", ["etl_sales", RUN_ID], conn_id).names()
+    events = 1 if throttle is None else 2
+    assert (
+        sorted(name.split(".", 1)[1] for name in markers) == ["claim.json"] * events + ["sent.json"] * events
+    )
 
 
 def test_a_folder_emptied_while_it_is_listed_holds_no_record(
