@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import socket
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
 from airflow.sdk import BaseOperator
 
@@ -75,6 +75,11 @@ def _is_template(value: str) -> bool:
     return "{{" in value or "{%" in value
 
 
+def _literal(value: Any) -> TypeGuard[str]:
+    """A string written as it is in the DAG file (no Jinja): checkable when the file is parsed."""
+    return isinstance(value, str) and not _is_template(value)
+
+
 def _as_recipients(rendered: Any) -> Any:
     """A rendered template that prints a list (``{{ ti.xcom_pull(...) }}`` without native rendering) is
     read back as that list; anything else is kept as rendered."""
@@ -112,30 +117,50 @@ class SendSmsOperator(BaseOperator):
     a *send ledger* first, so a retried task never texts anyone twice. The XCom result (also pushed as
     ``send_report`` when the task fails) counts every recipient in exactly one bucket.
 
+    Parameters, by what they decide (the same groups as docs/operators.md):
+
+    **Recipients**
+
     :param recipients: a number, several numbers separated by commas, a list of numbers, or a list of
         rows (dicts) holding a number under ``number_field`` and fields for personalisation. Templated;
-        an ``XComArg`` works.
+        an ``XComArg`` works, also inside a list (a list it returns is spliced in).
     :param recipients_file: a file with one number per line, or a CSV whose header names ``number_field``
         (local path or object-storage URL). Streamed: suited to very large lists.
+    :param number_field: the row field (or CSV column) that holds the number.
+    :param region: default region for numbers without a country code.
+    :param strict_numbers: accept only allocated number ranges (False: any possible number).
+    :param allow_landline: send to fixed-line (and VoIP) numbers too, which usually cannot receive SMS.
+
+    **Message**
+
     :param text: the message, Jinja-templated (or a ``.txt``/``.j2`` template file). Use
         ``{{ recipient.<field> }}`` to personalise it per row.
-    :param number_field: the row field (or CSV column) that holds the number.
     :param sender: sender id (``emetteur``), 4-11 letters/digits; default: the connection's ``sender``.
         A custom sender makes iSendPro append its STOP mention (counted in the segments).
-    :param send_at: schedule the send (aware datetime or ISO 8601 string with offset); default now.
     :param nostop: ask iSendPro to leave out the STOP mention (approved non-commercial accounts only).
     :param transliterate: replace characters outside GSM-7 (’ « œ ê …) for French numbers instead of failing.
     :param ucs2_overseas: send non-GSM text as UCS-2 to the French overseas departments (Réunion,
         Guadeloupe, Martinique, French Guiana, Mayotte), which iSendPro allows ("UCS-2 only outside
         metropolitan France") but which get GSM-7 only by default, as metropolitan numbers always do.
     :param max_segments: refuse any message longer than this many SMS parts (1-6).
+
+    **Schedule**
+
+    :param send_at: schedule the send (aware datetime or ISO 8601 string with offset); default now.
     :param marketing: apply the French marketing rules: no sending 20:00-08:00, Sundays or public holidays.
     :param quiet_hours: with ``marketing``: ``"fail"``, or ``"defer"`` to schedule at the next allowed time.
-    :param region: default region for numbers without a country code.
-    :param strict_numbers: accept only allocated number ranges (False: any possible number).
-    :param allow_landline: send to fixed-line (and VoIP) numbers too, which usually cannot receive SMS.
-    :param sandbox: iSendPro's sandbox flag (None: the connection's setting).
-    :param batch_size: recipients per ``/smsmulti`` request.
+
+    **Guards** (checked before the first request)
+
+    :param dry_run: plan only: no request; the XCom is the plan (recipients, encoding, segments, cost)
+        of exactly the real send: same sender (the connection's default too), STOP mention and texts.
+    :param max_recipients: refuse to send to more recipients than this.
+    :param max_total_segments: refuse a send that needs more SMS segments than this.
+    :param check_credit: read the credit first and refuse a send it cannot cover.
+    :param unit_price: price of one segment in euros, for estimates (default: derived from the credit).
+
+    **Outcome policy**
+
     :param on_invalid: ``"fail"`` (default: nothing is sent if any recipient is invalid; all are listed)
         or ``"skip"`` (send to the valid ones).
     :param on_rejected: when iSendPro refuses some numbers (blacklisted 11, unassigned 21...):
@@ -145,21 +170,25 @@ class SendSmsOperator(BaseOperator):
         worker lost mid-request, on this try or an earlier one): ``"fail"`` the task after sending to
         everyone else (default), or ``"warn"``. They are listed with status ``unknown``.
     :param resend_unknown: on a retry, resend recipients whose earlier outcome is unknown (risk: twice).
-    :param dry_run: plan only: no request; the XCom is the plan (recipients, encoding, segments, cost)
-        of exactly the real send: same sender (the connection's default too), STOP mention and texts.
-    :param max_recipients: refuse to send to more recipients than this.
-    :param max_total_segments: refuse a send that needs more SMS segments than this.
-    :param check_credit: read the credit first and refuse a send it cannot cover.
-    :param unit_price: price of one segment in euros, for estimates (default: derived from the credit).
+
+    **Connection and storage**
+
+    :param isendpro_conn_id: the iSendPro connection.
+    :param sandbox: iSendPro's sandbox flag (None: the connection's setting).
+    :param batch_size: recipients per ``/smsmulti`` request.
     :param ledger_path: where the send ledger lives (default ``[isendpro] ledger_path``, else
         ``$AIRFLOW_HOME/isendpro/ledger``). Under a remote executor (Celery, Kubernetes...) it must be
         storage every worker reaches (``s3://…``), or the task refuses to send (see docs/deployment.md).
     :param ledger_conn_id: Airflow connection for an object-storage ledger path (default
         ``[isendpro] ledger_conn_id``, else the storage library's default credentials).
-    :param details_path: where per-recipient results go when there are more than ``max_inline_results``
+    :param details_path: where per-recipient results go when there are more than ``max_inline``
         (default: beside the ledger).
-    :param max_inline_results: per-recipient results kept in the XCom itself, at most.
-    :param isendpro_conn_id: the iSendPro connection.
+    :param max_inline: per-recipient results kept in the XCom itself, at most (the name
+        ``CampaignReportOperator`` uses for the same idea; it was ``max_inline_results``).
+
+    Literal mistakes (an invalid sender, an invalid number in a literal list, a static text over
+    ``max_segments``) raise when the DAG file is parsed, so the UI shows them as import errors; templated
+    values are checked when the task runs, before any request.
     """
 
     template_fields: Sequence[str] = (
@@ -204,7 +233,7 @@ class SendSmsOperator(BaseOperator):
         ledger_path: str | None = None,
         ledger_conn_id: str | None = None,
         details_path: str | None = None,
-        max_inline_results: int = 100,
+        max_inline: int = 100,
         isendpro_conn_id: str = "isendpro_default",
         **kwargs: Any,
     ) -> None:
@@ -253,10 +282,65 @@ class SendSmsOperator(BaseOperator):
         self.ledger_path = ledger_path
         self.ledger_conn_id = ledger_conn_id
         self.details_path = details_path
-        self.max_inline_results = max_inline_results
+        self.max_inline = max_inline
         self.isendpro_conn_id = isendpro_conn_id
         self._personalised = False
         self._jinja_env: jinja2.Environment | None = None
+        self._check_literals()
+
+    def _check_literals(self) -> None:
+        """Raise now, when the DAG file is parsed (an import error in the UI), for mistakes written in it:
+        an invalid sender, an invalid number in a literal list (with ``on_invalid="fail"``), a static GSM-7
+        text over ``max_segments``. Templated and XCom values are checked when the task runs. No I/O: the
+        connection's sender is unknown here, so its STOP mention is counted only when the task runs."""
+        from airflow_provider_isendpro.sms import analyse_message, is_gsm, validate_sender
+
+        sender = self.sender.strip() if _literal(self.sender) else None
+        if sender:
+            validate_sender(sender)
+        text, cap = self.text, self.max_segments
+        static = _literal(text) and not text.endswith(tuple(self.template_ext))
+        if static and isinstance(cap, int) and not isinstance(cap, bool) and is_gsm(text):
+            stop = bool(sender) and self.nostop is False
+            analyse_message(text, stop_suffix=stop, max_segments=cap)
+        if self.on_invalid == "fail" and isinstance(self.strict_numbers, bool):
+            self._check_literal_numbers()
+
+    def _check_literal_numbers(self) -> None:
+        from airflow_provider_isendpro.sending.sources import split_numbers
+        from airflow_provider_isendpro.sms import normalise_number
+
+        value = self.recipients
+        if _literal(value):
+            items: list[Any] = split_numbers(value)
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            return
+        if items and self.region != "FR":  # a bad region is the region's error, not every number's
+            from airflow_provider_isendpro.sms.phones import _check_region
+
+            _check_region(self.region)
+        invalid = []
+        for index, item in enumerate(items):
+            raw = item.get(self.number_field) if isinstance(item, Mapping) else item
+            if not _literal(raw):
+                continue
+            try:
+                normalise_number(
+                    raw, region=self.region, strict=self.strict_numbers,
+                    allow_landline=self.allow_landline is True,
+                )  # fmt: skip
+            except IsendproValidationError as exc:
+                invalid.append(f"#{index} {raw!r}: {exc}")
+        if invalid:  # worded as when the task finds them (sending.service), with the same advice
+            raise IsendproValidationError(
+                f"{len(invalid)} of {len(items)} recipients are invalid and nothing was sent "
+                f"(on_invalid='fail'; use on_invalid='skip' to send to the others): " + "; ".join(invalid),
+                field="recipients",
+                value=len(invalid),
+                rule="every recipient must be a valid mobile number",
+            )
 
     # -- templating: `text` is rendered per recipient when it uses {{ recipient... }} -------------------
     #
@@ -492,7 +576,7 @@ class SendSmsOperator(BaseOperator):
             max_total_segments=self.max_total_segments,
             check_credit=self.check_credit,
             unit_price=self.unit_price,
-            max_inline=self.max_inline_results,
+            max_inline=self.max_inline,
         )
         return planner, options, policy
 

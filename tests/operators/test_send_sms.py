@@ -175,16 +175,40 @@ def test_rejections_11_and_21_under_each_policy(
 def test_invalid_numbers_fail_before_anything_is_sent(
     isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], ledger: str
 ) -> None:
-    dag = make_dag(
-        "sms_invalid_fail",
-        recipients=["0612345600", "0712345678", "hello", "0142345678"],
-        text="x",
-        ledger_path=ledger,
-    )
+    from airflow.sdk import DAG, task
+
+    with DAG("sms_invalid_fail", schedule=None, start_date=START, catchup=False) as dag:
+
+        @task
+        def numbers() -> list[str]:
+            return ["0612345600", "0712345678", "hello", "0142345678"]
+
+        SendSmsOperator(task_id="send", recipients=numbers(), text="x", ledger_path=ledger)
     run = run_dag(dag)
-    assert task_states(run) == {"send": "failed"}
+    assert task_states(run) == {"numbers": "success", "send": "failed"}
     assert isendpro_emulator.requests == []
     assert not Path(ledger).exists()
+
+
+def test_literal_mistakes_raise_when_the_dag_file_is_parsed() -> None:
+    """Written in the DAG file: an import error in the UI, before any run (issue 19, item 6)."""
+    from airflow_provider_isendpro.errors import IsendproValidationError
+
+    with pytest.raises(IsendproValidationError) as err:
+        SendSmsOperator(task_id="t", recipients=["0612345600", "0712345678", "hello"], text="x")
+    assert str(err.value).startswith(
+        "2 of 3 recipients are invalid and nothing was sent (on_invalid='fail'; use on_invalid='skip' to "
+        "send to the others): #1 '0712345678': recipient='0712345678': is not in an allocated number range"
+    )
+    assert "#2 'hello': recipient='hello'" in str(err.value)
+    with pytest.raises(IsendproValidationError, match=r"^sender='A!': must be 4 to 11 characters"):
+        SendSmsOperator(task_id="t", recipients="0612345600", text="x", sender="A!")
+    with pytest.raises(IsendproValidationError, match=r"needs 2 SMS parts, more than the cap of 1"):
+        SendSmsOperator(task_id="t", recipients="0612345600", text="a" * 150, sender="ACME", max_segments=1)
+    # templated values, skipped numbers and texts that may be transliterated wait for the task to run
+    SendSmsOperator(task_id="t", recipients=["{{ params.n }}", "hello"], text="x", on_invalid="skip")
+    SendSmsOperator(task_id="t", recipients="0612345600", text="{{ params.t }}", sender="{{ params.s }}")
+    SendSmsOperator(task_id="t", recipients="0612345600", text="…" * 100, max_segments=1, transliterate=True)
 
 
 def test_invalid_numbers_error_lists_every_entry() -> None:
@@ -465,7 +489,7 @@ def test_large_sends_write_details_to_a_file(
         "sms_details",
         recipients=MOBILES,
         text="x",
-        max_inline_results=5,
+        max_inline=5,
         details_path=str(details),
         ledger_path=ledger,
     )
