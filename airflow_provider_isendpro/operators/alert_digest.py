@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_isendpro.notifications.throttle import check_scope
+from airflow_provider_isendpro.sms import validate_sender
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,7 +52,8 @@ class IsendproAlertDigestOperator(BaseOperator):
         self.to = to
         self.throttle_scope = check_scope(throttle_scope)
         self.scope_dag_id = scope_dag_id
-        self.sender = sender
+        # not a template field: a bad sender is a mistake in the DAG file, raised when it is parsed
+        self.sender = validate_sender(sender) if sender else None
         self.nostop = nostop
         self.max_segments = max_segments
         self.isendpro_conn_id = isendpro_conn_id
