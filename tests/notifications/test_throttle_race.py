@@ -245,7 +245,8 @@ def test_processes_firing_the_same_event_send_one_sms(
     """One callback invoked by PROCESSES processes at once (the worker and the DAG processor, a
     redelivered callback...), every one of them reading the event's marker before any writes it: one
     claims the marker and sends, the others skip before the throttle, so no held record is left for the
-    next alert to list as a phantom "+4 more"."""
+    next alert to list as a phantom "+1 more" (the losers share one held record, ``h-<event>.json``; on
+    the old read-then-write marker the winner's own SMS listed it too when a loser was held first)."""
     import time
 
     from airflow_provider_isendpro.notifications import throttle as throttle_module
