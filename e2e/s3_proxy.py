@@ -81,6 +81,8 @@ class S3Proxy:
         self._holds: list[Hold] = []
         self._servers: dict[str, ThreadingHTTPServer] = {}
         self.urls: dict[str, str] = {}
+        #: Every request forwarded so far, in the order their replies arrived from moto.
+        self.seen: list[S3Request] = []
 
     def add(self, worker: str) -> str:
         """Start a port for ``worker``; returns its endpoint URL."""
@@ -149,6 +151,8 @@ class S3Proxy:
             status, reason = response.status, response.reason
         finally:
             upstream.close()
+        with self._lock:
+            self.seen.append(request)
         held = self._take(request)
         note = ""
         if held is not None:
