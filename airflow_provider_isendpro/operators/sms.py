@@ -524,7 +524,16 @@ class SendSmsOperator(BaseOperator):
             hook.close()
         self._log_summary(outcome.result)
         if outcome.error is not None:
-            context["ti"].xcom_push(key="send_report", value=outcome.result)
+            from airflow_provider_isendpro.errors import (
+                IsendproSupersededError,
+                IsendproTryAlreadyRunningError,
+            )
+
+            # A try that stopped because another process owns the send leaves the report to that process:
+            # Airflow keeps one XCom per task instance, and a try frozen, then resumed after the newer try
+            # ended would otherwise replace the final report with its own partial one (its log has it).
+            if not isinstance(outcome.error, IsendproSupersededError | IsendproTryAlreadyRunningError):
+                context["ti"].xcom_push(key="send_report", value=outcome.result)
             raise outcome.error
         return outcome.result
 

@@ -573,3 +573,35 @@ def test_a_declared_shared_ledger_is_accepted_under_a_remote_executor(
     assert task_states(run) == {"send": "success"}
     assert [s.tel for s in isendpro_emulator.sent] == MOBILES[:2]
     assert sorted(p.name for p in Path(ledger).rglob("*.jsonl")) == ["journal.jsonl", "journal.jsonl"]
+
+
+@pytest.mark.parametrize("stopped_by", ["IsendproSupersededError", "IsendproTryAlreadyRunningError"])
+def test_a_try_stopped_by_another_process_leaves_the_send_report_to_it(
+    stopped_by: str, monkeypatch: pytest.MonkeyPatch, isendpro_emulator: IsendproEmulator
+) -> None:
+    """A frozen try that resumes after the newer try ended must not replace the final report (one XCom per
+    task instance: the last push wins); a try that failed on its own still pushes it."""
+    from airflow_provider_isendpro import errors
+    from airflow_provider_isendpro.sending import task as task_module
+    from airflow_provider_isendpro.sending.service import SendOutcome
+
+    class TaskInstance:
+        try_number, map_index, hostname = 1, -1, "w1"
+
+        def __init__(self) -> None:
+            self.pushed: list[str] = []
+
+        def xcom_push(self, key: str, value: Any) -> None:
+            self.pushed.append(key)
+
+    report = {"input": 1, "counts": {"not_sent": 1}, "requests": 0, "segments": {"billed": 0}}
+    for error, pushed in [
+        (getattr(errors, stopped_by)("superseded by try 2 (host w2, pid 2)"), []),
+        (errors.IsendproAuthError("key refused"), ["send_report"]),
+    ]:
+        monkeypatch.setattr(task_module, "send_for_task", lambda **_: SendOutcome(report, error))  # noqa: B023
+        ti = TaskInstance()
+        op = SendSmsOperator(task_id="send", recipients=MOBILES[:1], text="Hi")
+        with pytest.raises(type(error)):
+            op.execute({"ti": ti, "run_id": "manual__1"})  # type: ignore[arg-type]
+        assert ti.pushed == pushed
