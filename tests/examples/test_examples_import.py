@@ -17,6 +17,7 @@ EXAMPLE_DAGS = {
     "isendpro_scheduled_send",
     "isendpro_bulk_mapped",
     "isendpro_alert_storm",
+    "isendpro_mapped_reminders",
 }
 
 

@@ -249,3 +249,21 @@ def test_bulk_example_puts_its_batch_files_beside_the_configured_ledger(
     assert [Path(p).name for p in batches] == ["batch-00000.csv", "batch-00001.csv", "batch-00002.csv"]
     assert sorted(s.tel for s in isendpro_emulator.sent) == [f"06123000{n:02d}" for n in range(12)]
     assert (tmp_path / "ledger" / "isendpro_bulk_mapped").is_dir()  # the mapped sends' own ledger
+
+
+def test_mapped_reminders_personalise_each_map_index(
+    isendpro_emulator: IsendproEmulator, run_example: Callable[..., Any]
+) -> None:
+    """Issue 19: a mapped task's {{ recipient.<field> }} text failed ("'recipient' is undefined")."""
+    run = run_example("isendpro_mapped_reminders")
+    assert task_states(run) == {
+        "contacts_by_agency": "success",
+        "send_reminders[0]": "success",
+        "send_reminders[1]": "success",
+    }
+    assert sorted((s.tel, s.text, s.sender) for s in isendpro_emulator.sent) == [
+        ("0612345621", "Bonjour Inès, RDV demain à 10h30, agence Lyon.", "AGENCE"),
+        ("0612345622", "Bonjour Marc, RDV demain à 14h00, agence Lyon.", "AGENCE"),
+        ("0612345623", "Bonjour Sofia, RDV demain à 09h15, agence Nantes.", "AGENCE"),
+    ]
+    assert [xcom_value(run, "send_reminders", map_index=i)["counts"]["sent"] for i in (0, 1)] == [2, 1]
