@@ -295,6 +295,8 @@ class SendSmsOperator(BaseOperator):
         connection's sender is unknown here, so its STOP mention is counted only when the task runs."""
         from airflow_provider_isendpro.sms import analyse_message, is_gsm, validate_sender
 
+        if getattr(self, "_BaseOperator__from_mapped", False):
+            return  # a mapped task built when it runs: its values are the run's, checked by the planner
         sender = self.sender.strip() if _literal(self.sender) else None
         if sender:
             validate_sender(sender)

@@ -209,6 +209,8 @@ def test_literal_mistakes_raise_when_the_dag_file_is_parsed() -> None:
     SendSmsOperator(task_id="t", recipients=["{{ params.n }}", "hello"], text="x", on_invalid="skip")
     SendSmsOperator(task_id="t", recipients="0612345600", text="{{ params.t }}", sender="{{ params.s }}")
     SendSmsOperator(task_id="t", recipients="0612345600", text="…" * 100, max_segments=1, transliterate=True)
+    # a mapped task is built when it runs, from the run's values: the planner checks those
+    SendSmsOperator(task_id="t", recipients=["hello"], text="x", _airflow_from_mapped=True)
 
 
 def test_invalid_numbers_error_lists_every_entry() -> None:
