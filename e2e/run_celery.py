@@ -37,13 +37,13 @@ Scenarios, in order (the DAGs are ``e2e/celery_dags/isendpro_celery_e2e.py`` and
 
    For 4 and 5, after the run and the frozen try's task process have ended: no number texted twice (the
    frozen try's late SMS included), and an honest final state: failed, batch 3 reported ``unknown`` and
-   every other recipient texted once; or success, every recipient texted exactly once. The report judged
-   is the last try's XCom; but the resumed try, told to stop, may still push its own ``send_report``
-   ("superseded by try 2") after the last try's, and Airflow keeps it (4 runs of 6 here): then the last
-   try's counts and error are read from its task log, and a NOTE line says so. On the order the send had
-   before issue 18 (the claims checked before the batch's ``pending`` write), scenario 4 texted batch 3
-   twice and ended success in 6 runs of 6 (``--provider`` with commit de74625's package). Each run takes
-   45-60 s: the heartbeat timeout, then the retry's wait on the frozen try's lease.
+   every other recipient texted once; or success, every recipient texted exactly once, as the XCom says
+   (the result, or ``send_report`` when the task failed). The resumed try, told to stop, still runs for
+   a moment: before commit 28112a3 it pushed its own partial ``send_report`` ("superseded by try 2")
+   over the last try's, and Airflow kept it (4 runs of 6). On the order the send had before issue 18
+   (the claims checked before the batch's ``pending`` write), scenario 4 texted batch 3 twice and ended
+   success in 6 runs of 6 (``--provider`` with commit de74625's package). Each run takes 45-60 s: the
+   heartbeat timeout, then the retry's wait on the frozen try's lease.
 6. **mapped bulk example** — 200 numbers in 4 mapped tasks through the 2-slot pool, on both workers,
    batch files beside the S3 ledger: pool cap held, every SMS once.
 
@@ -461,64 +461,29 @@ def check_honest(runner: CeleryRunner, label: str, outcome: Outcome, dag_id: str
         f"{label}: no number texted twice ({len(outcome.sms)} SMS, the frozen try's included)",
         f"twice: {twice}; not a recipient: {strangers}",
     )
-    counts, status, error = last_try_report(runner, label, dag_id, outcome)
+    result = runner.xcom(
+        dag_id, outcome.run_id, "send_report" if outcome.state == "failed" else "return_value"
+    )
+    counts, error = result["counts"], (result.get("error") or {}).get("type")
+    status = {r["index"]: r["status"] for r in result.get("recipients") or []}
+    accepted = {i for i, st in status.items() if st in ("sent", "already_sent")}
+    unknown = {i for i, st in status.items() if st == "unknown"}
     batch = set(range((FREEZE_AT - 1) * FREEZE_BATCH, FREEZE_AT * FREEZE_BATCH))
-    others = set(range(FREEZE_RECIPIENTS)) - batch
-    if status is not None:  # per recipient, from the XCom
-        accepted = {i for i, st in status.items() if st in ("sent", "already_sent")}
-        unknown = {i for i, st in status.items() if st == "unknown"}
-    else:  # counts only, from the try's log: the recipients outside batch FREEZE_AT must be the accepted
-        accepted = others if counts.get("sent", 0) + counts.get("already_sent", 0) == len(others) else set()
-        unknown = batch if counts.get("unknown") == len(batch) else set()
     once = all(received[tels[i]] == 1 for i in accepted)
     if outcome.state == "failed":
+        others = set(range(FREEZE_RECIPIENTS)) - batch
         honest = once and unknown == batch and accepted == others and error == "IsendproUnknownOutcomeError"
         what = f"failed, batch {FREEZE_AT} reported in doubt ({len(unknown)} unknown), the others texted once"
     else:
         honest = once and len(accepted) == FREEZE_RECIPIENTS and not unknown
         what = "success, every recipient texted exactly once"
     runner.checks.record(
-        honest and sum(counts.values()) == FREEZE_RECIPIENTS,
+        honest and len(status) == result["input"] == sum(counts.values()) == FREEZE_RECIPIENTS,
         f"{label}: an honest final state: {what}",
-        f"state {outcome.state}, counts {counts}, unknown {sorted(unknown)}, error {error}, "
+        f"state {outcome.state}, counts {counts}, unknown {sorted(unknown)}, error {result.get('error')}, "
         f"received {dict(received)}",
     )
-    return counts.get("unknown", "?")
-
-
-def last_try_report(
-    runner: CeleryRunner, label: str, dag_id: str, outcome: Outcome
-) -> tuple[dict[str, int], dict[int, str] | None, str | None]:
-    """The last try's report: (counts, status per recipient index, error type), from the XCom (the result,
-    or ``send_report`` when the task failed). A frozen try, resumed after the last try ended, may push its
-    own ``send_report`` over the last try's (Airflow takes it although it has told that try to stop): then
-    the counts and error come from the last try's "iSendPro send summary" log line, with no per-recipient
-    status, and a NOTE says so."""
-    result = runner.xcom(
-        dag_id, outcome.run_id, "send_report" if outcome.state == "failed" else "return_value"
-    )
-    error = (result.get("error") or {}).get("type")
-    if error != "IsendproSupersededError":  # the last try is never superseded: this is its report
-        status = {r["index"]: r["status"] for r in result.get("recipients") or []}
-        return dict(result["counts"]), status, error
-    ti = runner.send_ti(dag_id, outcome.run_id)
-    pattern = f"w*/logs/dag_id={dag_id}/run_id={outcome.run_id}/task_id=send/attempt={ti['try_number']}.log"
-    counts: dict[str, int] = {}
-    error = None
-    for path in runner.deployment.work.glob(pattern):
-        for line in path.read_text(errors="replace").splitlines():
-            with contextlib.suppress(ValueError, AttributeError, LookupError, TypeError):
-                record = json.loads(line)
-                event = str(record.get("event", ""))
-                if event.startswith("iSendPro send summary"):
-                    counts = {k: int(v) for k, v in (row.split() for row in event.splitlines()[1:])}
-                elif event == "Task failed with exception":
-                    error = record["error_detail"][0]["exc_type"]
-    say(
-        f"   NOTE {label}: the send_report XCom is the resumed try 1's (IsendproSupersededError), pushed "
-        f"after try {ti['try_number']}'s: judged from try {ti['try_number']}'s log instead: {counts}, {error}"
-    )
-    return counts, None, error
+    return counts["unknown"]
 
 
 def scenario_bulk(runner: CeleryRunner, rows: list[Row]) -> None:
