@@ -64,7 +64,7 @@ e2e: install
 # AIRFLOW_HOME), Redis (Debian's redis-server, installed with apt-get if missing), moto_server as the S3
 # ledger store behind a loopback pass-through (e2e/s3_proxy.py), PostgreSQL as `make e2e`; workers killed
 # mid-send, and frozen (SIGSTOP) at the fence check and mid-request, 3 runs each. See e2e/run_celery.py.
-# About 11 min (635-666 s measured, 284-307 s of it the six frozen-worker runs).
+# About 10-11 min (609-666 s measured in 3 runs, 284-307 s of it the six frozen-worker runs).
 E2E_CELERY_PACKAGES = psycopg2-binary==2.9.13 asyncpg==0.32.0 apache-airflow-providers-celery==3.26.0 \
 	apache-airflow-providers-amazon==9.39.0 redis==6.4.0 "moto[server]==5.2.5" s3fs==2026.9.0 \
 	boto3==1.43.117 botocore==1.43.117

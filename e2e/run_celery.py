@@ -338,9 +338,8 @@ class Freeze:
         self.proxy = self.deployment.proxy
         self.dag_id = dag_id
         self.before = self.emulator.sent_count()
-        self.threshold = (
-            self.before + (FREEZE_AT - 1) * FREEZE_BATCH
-        )  # received when batch FREEZE_AT comes up
+        #: SMS received when batch FREEZE_AT comes up
+        self.threshold = self.before + (FREEZE_AT - 1) * FREEZE_BATCH
         self.worker = ""
         self.frozen_at = self.sent_at_freeze = 0.0
         self.frozen: list[int] = []
