@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from airflow_provider_isendpro.record_store import open_record_store
-from airflow_provider_isendpro.sending.fencing import Fence, request_bound
+from airflow_provider_isendpro.sending.fencing import Fence, SystemClock, request_bound
 from airflow_provider_isendpro.sending.ledger import Ledger
 from airflow_provider_isendpro.sending.location import LedgerLocation, require_shared_ledger
 from airflow_provider_isendpro.sending.service import SendOutcome, SendPolicy, run_send
 
 if TYPE_CHECKING:
     from airflow_provider_isendpro.client import ClientConfig, IsendproClient
+    from airflow_provider_isendpro.record_store import RecordStore
     from airflow_provider_isendpro.sending.engine import SendOptions
+    from airflow_provider_isendpro.sending.fencing import Clock
     from airflow_provider_isendpro.sending.plan import Planner
     from airflow_provider_isendpro.sending.sources import SourceItem
 
@@ -59,20 +61,31 @@ def send_for_task(
     task: TaskTry,
     who: str = "SendSmsOperator",
     details_path: str | None = None,
+    stores: Callable[[list[str]], RecordStore] | None = None,
+    clock: Clock | None = None,
 ) -> SendOutcome:
     """Plan, guard and send one task instance's SMS exactly once across its tries (see
     :func:`~.service.run_send`). Refuses, before any request, a ledger on a local disk under a remote
-    executor; a dry run opens neither the ledger nor the client."""
+    executor; a dry run opens neither the ledger nor the client.
+
+    ``stores`` (the record store of a scope, default: under ``location``) and ``clock`` (the fence's)
+    let the protocol be driven step by step (``tests/sending/test_interleavings.py``)."""
     if not policy.dry_run:
         require_shared_ledger(location, who)
 
+    def store_of(scope: list[str]) -> RecordStore:
+        if stores is not None:
+            return stores(scope)
+        return open_record_store(location.root, scope, location.conn_id)
+
     def claimed_ledger() -> Ledger:
-        store = open_record_store(location.root, task.scope, location.conn_id)
+        store = store_of(task.scope)
         log.info("send ledger: %s (from %s)", store.describe(), location.origin)
         fence = Fence(
-            open_record_store(location.root, [*task.scope, "_claims"], location.conn_id),
+            store_of([*task.scope, "_claims"]),
             attempt=task.attempt,
             bound=request_bound(client_config),
+            clock=clock or SystemClock(),
             host=task.host,
         )
         fence.claim()  # before the ledger is read: see fencing's protocol
