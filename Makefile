@@ -34,7 +34,8 @@ typecheck: install
 # on the second core, and their output is printed when both have ended; either failing fails the target.
 pytest: install
 	mkdir -p $(MATRIX_DIR)
-	$(VENV)/bin/pytest -p no:cacheprovider -q -m proof --junitxml=$(MATRIX_DIR)/proofs.xml tests \
+	$(VENV)/bin/pytest -p no:cacheprovider -q -s -m proof --basetemp=$(MATRIX_DIR)/proofs.tmp \
+	  --junitxml=$(MATRIX_DIR)/proofs.xml tests \
 	  > $(MATRIX_DIR)/proofs.log 2>&1 & proofs=$$!
 	suite=0
 	$(VENV)/bin/pytest -p no:cacheprovider -m "not proof" --junitxml=$(MATRIX_DIR)/airflow-3.3-py3.11.xml \
