@@ -75,7 +75,7 @@ def run_operator(work: Path, n: int, batch_size: int, *, mode: str) -> tuple[dic
     from airflow_provider_isendpro.operators.sms import SendSmsOperator
 
     common = {"task_id": "bench", "batch_size": batch_size, "ledger_path": str(work / "ledger"),
-              "max_inline_results": 0, "details_path": str(work / "details.jsonl")}  # fmt: skip
+              "max_inline": 0, "details_path": str(work / "details.jsonl")}  # fmt: skip
     if mode == "file":
         path = work / "numbers.txt"
         op = SendSmsOperator(recipients_file=str(path), text="Maintenance ce soir 22h", **common)
