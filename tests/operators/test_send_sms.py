@@ -607,3 +607,18 @@ def test_a_try_stopped_by_another_process_leaves_the_send_report_to_it(
         with pytest.raises(type(error)):
             op.execute({"ti": ti, "run_id": "manual__1"})  # type: ignore[arg-type]
         assert ti.pushed == pushed
+
+
+def test_a_recipients_file_path_is_checked_as_it_is_read(tmp_path: Path) -> None:
+    """A templated path often ends with a new line: it was checked unstripped and read stripped."""
+    from airflow_provider_isendpro.errors import IsendproValidationError
+    from airflow_provider_isendpro.sending.sources import file_source
+
+    path = tmp_path / "numbers.txt"
+    path.write_text("0612345600\n# a comment\n\n0612345601\n", encoding="utf-8")
+    expected = [("0612345600", None), ("0612345601", None)]
+    assert list(file_source(f" {path}\n", "number")()) == expected
+    assert list(file_source(f"file://{path}", "number")()) == expected
+    for missing in (f" {tmp_path / 'missing.txt'}\n", f"file://{tmp_path / 'missing.txt'}"):
+        with pytest.raises(IsendproValidationError, match="does not exist or is not a file on this worker"):
+            file_source(missing, "number")
