@@ -49,8 +49,10 @@ than in doubt: ``min(its lease expiry, its request_bound + margin)``) and when a
 allowed; a wrong clock or a longer freeze costs batches reported in doubt, never a second request.
 
 What remains: ``resend_unknown=True`` resends in-doubt batches by request, so a batch whose older try is
-frozen between its check and its request may then go twice; and the tracker-by-tracker fallback of a
-retry whose input changed between tries reads its earlier records from the listing made at its start.
+frozen between its check and its request may then go twice. Nothing else: a retry whose input changed
+between tries (its batches no longer match the earlier ones, so it settles recipient by recipient) is
+just as safe, though it reads the earlier records only as listed at its start, so an intent withdrawn
+since still reads as in doubt there.
 """
 
 from __future__ import annotations
