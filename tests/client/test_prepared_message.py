@@ -113,10 +113,11 @@ def test_overseas_is_gsm_only_by_default_and_the_error_names_the_region(
     with pytest.raises(IsendproValidationError) as info:
         endpoints.send_sms(raw, "Привет")
     assert str(info.value) == (
-        "text='Привет': has characters outside the GSM-7 alphabet: 'П' (U+041F), 'р' (U+0440), "
+        # Cyrillic has no GSM-7 transliteration: the error must not advise transliterate=True (issue 19)
+        "text='Привет': has characters with no GSM-7 equivalent: 'П' (U+041F), 'р' (U+0440), "
         "'и' (U+0438), 'в' (U+0432), 'е' (U+0435), 'т' (U+0442); "
         f"the number is in {region}, a French overseas department, which gets GSM-7 text only by "
-        "default: replace them, pass transliterate=True to convert them automatically, or "
+        "default: remove them (transliterate=True has no GSM-7 equivalent for them), or pass "
         "ucs2_overseas=True to send UCS-2 (iSendPro allows it outside metropolitan France)"
     )
     assert "metropolitan French numbers" not in str(info.value)
