@@ -23,9 +23,9 @@ from airflow_provider_isendpro.client.execution import (
     redact_keyid_in_library_logs,
 )
 from airflow_provider_isendpro.client.responses import (
-    TLS_FAILURE,
     DownloadSink,
     TransportFailure,
+    connect_failure_reason,
     decode,
     failure_error,
 )
@@ -44,27 +44,13 @@ def httpx_failure(exc: Exception) -> TransportFailure:
     import httpx
 
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
-        reason = "connect timeout" if isinstance(exc, httpx.TimeoutException) else "connection refused"
-        if _tls_failure(exc):
-            reason = TLS_FAILURE
-        return TransportFailure(sent=False, timeout=isinstance(exc, httpx.TimeoutException), reason=reason)
+        timeout = isinstance(exc, httpx.TimeoutException)
+        return TransportFailure(
+            sent=False, timeout=timeout, reason=connect_failure_reason(exc, timeout=timeout)
+        )
     if isinstance(exc, httpx.TimeoutException):
         return TransportFailure(sent=True, timeout=True, reason="read timeout")
     return TransportFailure(sent=True, timeout=False, reason="connection closed before the answer")
-
-
-def _tls_failure(exc: BaseException) -> bool:
-    """True when a connect error was caused by a TLS handshake failure (``ssl.SSLError`` in the chain)."""
-    import ssl
-
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def tls_context() -> ssl.SSLContext:
@@ -146,7 +132,7 @@ class AsyncIsendproClient:
                 call.label, response.status_code, (time.monotonic() - started) * 1000,
             )  # fmt: skip
             if call.download_to is not None:
-                sink = DownloadSink(call, response.status_code, response.headers)
+                sink = DownloadSink(call, response.status_code, response.headers, wire.url)
                 async for chunk in response.aiter_bytes():
                     sink.feed(chunk)
             else:
@@ -161,12 +147,12 @@ class AsyncIsendproClient:
         if failure is not None:  # raised outside the except block: no chained exception shows the URL
             if sink is not None:
                 sink.abort()
-            raise failure_error(call, failure)
+            raise failure_error(call, failure, wire.url)
         assert response is not None
         if sink is not None:
             result: T = sink.result()
             return result
-        return call.parse(decode(call, response.status_code, response.headers, body))
+        return call.parse(decode(call, response.status_code, response.headers, body, wire.url))
 
     send_sms = async_operation(endpoints.send_sms)
     send_sms_multi = async_operation(endpoints.send_sms_multi)

@@ -30,18 +30,61 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def shown_url(url: str, *, path: bool = True, default_port: bool = True) -> str:
+    """``scheme://host:port[/path]`` of ``url`` for messages: never credentials, a query or a fragment
+    (where a key could hide). The port is named, the scheme's default one too unless ``default_port``
+    is False."""
+    parts = urlsplit((url or "").strip())
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None and default_port:
+        port = {"https": 443, "http": 80}.get(parts.scheme)
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    return origin + parts.path.rstrip("/") if path else origin
+
+
+def _looks_like_localhost(host: str) -> bool:
+    """A one- or two-letter slip from ``localhost`` (``localhots``, ``locahost``, ``localhost1``...)."""
+    host, target = host.lower(), "localhost"
+    if host == target or abs(len(host) - len(target)) > 2:
+        return False
+    previous = list(range(len(target) + 1))
+    for i, a in enumerate(host, 1):
+        current = [i]
+        for j, b in enumerate(target, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    swapped = any(host[:k] + host[k + 1] + host[k] + host[k + 2 :] == target for k in range(len(host) - 1))
+    return previous[-1] <= 2 or swapped
+
+
 def validate_base_url(url: str) -> str:
-    """Return ``url`` without a trailing slash, or raise if it is not an https URL (http only on loopback)."""
+    """Return ``url`` without a trailing slash, or raise if it is not an https URL (http only on loopback).
+
+    Messages show the URL as :func:`shown_url` does: never what follows ``?`` or ``#``, nor credentials.
+    """
     cleaned = (url or "").strip().rstrip("/")
     parts = urlsplit(cleaned)
+    shown = shown_url(cleaned, default_port=False) if parts.hostname else cleaned.split("?")[0]
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise IsendproConfigError(
-            f"base URL {cleaned!r} has no http(s) scheme or no host: "
-            f"use the full URL, e.g. {DEFAULT_BASE_URL!r}"
+            f"base URL {shown!r} has no http(s) "
+            f"scheme or no host: use the full URL, e.g. {DEFAULT_BASE_URL!r}"
         )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        if _looks_like_localhost(parts.hostname):
+            raise IsendproConfigError(
+                f"base URL {shown!r}: host {parts.hostname!r} is not a loopback host; "
+                "did you mean 'localhost'? (plain http is accepted only for a loopback emulator such as "
+                "http://localhost:8025/cgi-bin or http://127.0.0.1:8025/cgi-bin)"
+            )
         raise IsendproConfigError(
-            f"base URL {cleaned!r} uses plain http: the API key would travel unencrypted. "
+            f"base URL {shown!r} uses plain http: the API key would travel unencrypted. "
             "Use https (plain http is accepted only for a loopback emulator such as http://127.0.0.1)"
         )
     if parts.query or parts.fragment or parts.username or parts.password:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from airflow_provider_isendpro.client.calls import ApiCall
+from airflow_provider_isendpro.client.config import shown_url
 from airflow_provider_isendpro.client.models import (
     BlacklistChange,
     ContactList,
@@ -59,6 +60,11 @@ TLS_HINT = (
     "the server did not complete a TLS handshake: check the base URL's scheme (the local emulator speaks "
     "plain http, e.g. http://127.0.0.1:8025/cgi-bin) and, for iSendPro, the machine's CA certificates"
 )
+#: Part of the error for an answer that is not iSendPro's (an HTML page, a 404): the URL's path is wrong.
+NOT_THE_API_HINT = (
+    "this does not look like iSendPro's API: check the base URL's path "
+    "(iSendPro: https://apirest.isendpro.com/cgi-bin; the local emulator: http://127.0.0.1:8025/cgi-bin)"
+)
 _ERROR_BODY_LIMIT = 1 << 20
 
 
@@ -67,6 +73,22 @@ _ERROR_BODY_LIMIT = 1 << 20
 
 
 TLS_FAILURE = "TLS handshake failed"
+REFUSED = "connection refused"
+NOT_RESOLVED = "host name not resolved"
+CONNECT_TIMEOUT = "connect timeout"
+UNREACHABLE = "host unreachable"
+
+#: What to check, per reason a connection could not be opened (the URL's scheme, host and port are named
+#: before it; TLS has its own hint).
+_CONNECT_HINTS = {
+    REFUSED: "nothing listens on that host and port: check the base URL's host and port, and that "
+    "the server (or the local emulator: python -m airflow_provider_isendpro.testing) is running",
+    NOT_RESOLVED: "check the host name in the base URL (iSendPro: apirest.isendpro.com; the local "
+    "emulator: 127.0.0.1 or localhost) and this machine's DNS",
+    CONNECT_TIMEOUT: "no answer to the connection attempt: check the base URL's host and port, and "
+    "that this machine can reach it (firewall, proxy, iSendPro's IP allow-list)",
+    UNREACHABLE: "check the base URL's host and this machine's network route to it",
+}
 
 
 @dataclass(frozen=True)
@@ -78,12 +100,54 @@ class TransportFailure:
     reason: str
 
 
-def failure_error(call: ApiCall[Any], failure: TransportFailure) -> IsendproError:
-    """The error for a request that got no answer; an unknown outcome when it was sent and not repeatable."""
+def connect_failure_reason(exc: BaseException, *, timeout: bool = False) -> str:
+    """Why a connection could not be opened, from the exception chain of either HTTP library.
+
+    Looks only at exception types and errno values, never at texts (they hold the URL).
+    """
+    import errno
+    import socket
+    import ssl
+
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    found: list[BaseException] = []
+    while stack and len(found) < 32:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        found.append(item)
+        reason = getattr(item, "reason", None)
+        stack.extend(
+            [item.__cause__, item.__context__, reason if isinstance(reason, BaseException) else None]
+        )
+        stack.extend(arg for arg in item.args if isinstance(arg, BaseException))
+    if any(isinstance(e, ssl.SSLError) for e in found):
+        return TLS_FAILURE
+    if any(isinstance(e, socket.gaierror) for e in found):
+        return NOT_RESOLVED
+    if any(isinstance(e, ConnectionRefusedError) for e in found):
+        return REFUSED
+    if timeout or any(isinstance(e, TimeoutError) for e in found):
+        return CONNECT_TIMEOUT
+    unreachable = (errno.EHOSTUNREACH, errno.ENETUNREACH)
+    if any(isinstance(e, OSError) and e.errno in unreachable for e in found):
+        return UNREACHABLE
+    return REFUSED
+
+
+def failure_error(call: ApiCall[Any], failure: TransportFailure, url: str | None = None) -> IsendproError:
+    """The error for a request that got no answer; an unknown outcome when it was sent and not repeatable.
+
+    ``url`` (the request's) is shown as scheme, host and port only: never its path's query or the key.
+    """
     if not failure.sent:
-        tls = f"; {TLS_HINT}" if failure.reason == TLS_FAILURE else ""
+        at = f" at {shown_url(url, path=False)}" if url else ""
+        hint = TLS_HINT if failure.reason == TLS_FAILURE else _CONNECT_HINTS.get(failure.reason)
         return IsendproConnectError(
-            f"{call.label}: could not connect to iSendPro ({failure.reason}); nothing was sent{tls}"
+            f"{call.label}: could not connect to iSendPro{at} ({failure.reason}); nothing was sent"
+            + (f"; {hint}" if hint else "")
         )
     if not call.repeatable:
         return _unknown_outcome(call, failure.reason)
@@ -92,10 +156,12 @@ def failure_error(call: ApiCall[Any], failure: TransportFailure) -> IsendproErro
     return IsendproTransportError(f"{call.label}: connection lost ({failure.reason})")
 
 
-def _unknown_outcome(call: ApiCall[Any], reason: str, http_status: int | None = None) -> IsendproError:
+def _unknown_outcome(
+    call: ApiCall[Any], reason: str, http_status: int | None = None, hint: str = ""
+) -> IsendproError:
     return IsendproUnknownOutcomeError(
         f"{call.label}: {reason} after the request was sent; iSendPro may or may not have carried it "
-        "out, so it was not retried (a resend could duplicate it)",
+        f"out, so it was not retried (a resend could duplicate it){hint}",
         http_status=http_status,
     )
 
@@ -153,8 +219,18 @@ def _api_error(call: ApiCall[Any], entry: Mapping[str, Any], http_status: int) -
     return IsendproApiError(text, code=code, http_status=http_status)
 
 
-def decode(call: ApiCall[Any], status: int, headers: Mapping[str, str], body: bytes) -> list[dict[str, Any]]:
-    """Check the status and envelope of a JSON answer; return its entries or raise the right error."""
+def _looks_like_html(body: bytes) -> bool:
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml"))
+
+
+def decode(
+    call: ApiCall[Any], status: int, headers: Mapping[str, str], body: bytes, url: str | None = None
+) -> list[dict[str, Any]]:
+    """Check the status and envelope of a JSON answer; return its entries or raise the right error.
+
+    ``url`` (the request's, shown without any query) names where a wrong answer came from.
+    """
     if status == 429:
         wait = retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
         after = f", retry after {wait:g} s" if wait is not None else ""
@@ -168,15 +244,27 @@ def decode(call: ApiCall[Any], status: int, headers: Mapping[str, str], body: by
     try:
         entries = etat_entries(json.loads(body.decode("utf-8-sig")))
     except (UnicodeDecodeError, ValueError, IsendproResponseError) as exc:
-        why = exc.message if isinstance(exc, IsendproResponseError) else "not JSON"
+        html = _looks_like_html(body)
+        why = (
+            exc.message
+            if isinstance(exc, IsendproResponseError)
+            else ("an HTML page" if html else "not JSON")
+        )
+        shown = shown_url(url) if url else "iSendPro"
         if status >= 400:
+            hint = f"; {NOT_THE_API_HINT}" if html or status in (404, 405) else ""
             raise IsendproApiError(
-                f"{call.label}: iSendPro answered HTTP {status} with an unreadable body ({why})",
+                f"{call.label}: {shown} answered HTTP {status} with an unreadable body ({why}){hint}",
                 http_status=status,
             ) from None
+        source, hint = (f" from {shown}", f"; {NOT_THE_API_HINT}") if html and url else ("", "")
         if not call.repeatable:
-            raise _unknown_outcome(call, f"an unreadable answer ({why})", http_status=status) from None
-        raise IsendproResponseError(f"{call.label}: unreadable answer ({why})", http_status=status) from None
+            raise _unknown_outcome(
+                call, f"an unreadable answer{source} ({why})", http_status=status, hint=hint
+            ) from None
+        raise IsendproResponseError(
+            f"{call.label}: unreadable answer{source} ({why}){hint}", http_status=status
+        ) from None
     if status >= 300:
         coded = next((e for e in entries if code_of(e) is not None), {})
         raise _api_error(call, coded, status)
@@ -205,8 +293,11 @@ class DownloadSink:
 
     _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
-    def __init__(self, call: ApiCall[Any], status: int, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self, call: ApiCall[Any], status: int, headers: Mapping[str, str], url: str | None = None
+    ) -> None:
         self._call = call
+        self._url = url
         self._status = status
         self._headers = headers
         self._head = b""
@@ -250,7 +341,7 @@ class DownloadSink:
     def finish(self) -> Any:
         """Close the file (renamed into place only when complete) and return the parsed result."""
         if self._mode != "file":
-            entries = decode(self._call, self._status, self._headers, self._head)
+            entries = decode(self._call, self._status, self._headers, self._head, self._url)
             raise IsendproResponseError(
                 f"{self._call.label}: expected a zip file, got a JSON answer with "
                 f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} and no error code",

@@ -21,6 +21,7 @@ from airflow_provider_isendpro.client.responses import (
     TLS_FAILURE,
     DownloadSink,
     TransportFailure,
+    connect_failure_reason,
     decode,
     failure_error,
 )
@@ -36,13 +37,13 @@ def requests_failure(exc: requests.RequestException) -> TransportFailure:
     Only the exception's type is used: its text contains the URL, which may hold the key.
     """
     if isinstance(exc, requests.ConnectTimeout):
-        return TransportFailure(sent=False, timeout=True, reason="connect timeout")
+        return TransportFailure(sent=False, timeout=True, reason=connect_failure_reason(exc, timeout=True))
     if isinstance(exc, requests.ReadTimeout):
         return TransportFailure(sent=True, timeout=True, reason="read timeout")
     if isinstance(exc, requests.exceptions.SSLError):
         return TransportFailure(sent=False, timeout=False, reason=TLS_FAILURE)
     if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
-        return TransportFailure(sent=False, timeout=False, reason="connection refused or host unreachable")
+        return TransportFailure(sent=False, timeout=False, reason=connect_failure_reason(exc))
     if isinstance(exc, requests.ConnectionError):
         return TransportFailure(sent=True, timeout=False, reason="connection closed before the answer")
     return TransportFailure(sent=True, timeout=False, reason=type(exc).__name__)
@@ -115,18 +116,18 @@ class IsendproClient:
         except requests.RequestException as exc:
             failure = requests_failure(exc)
         if failure is not None:  # raised outside the except block: no chained exception shows the URL
-            raise failure_error(call, failure)
+            raise failure_error(call, failure, wire.url)
         with response:
             log.debug(
                 "iSendPro %s: HTTP %d in %.0f ms",
                 call.label, response.status_code, (time.monotonic() - started) * 1000,
             )  # fmt: skip
-            return self._read(call, response)
+            return self._read(call, wire, response)
 
-    def _read(self, call: ApiCall[T], response: requests.Response) -> T:
+    def _read(self, call: ApiCall[T], wire: WireRequest, response: requests.Response) -> T:
         failure: TransportFailure | None = None
         sink = (
-            DownloadSink(call, response.status_code, response.headers)
+            DownloadSink(call, response.status_code, response.headers, wire.url)
             if call.download_to is not None
             else None
         )
@@ -148,7 +149,7 @@ class IsendproClient:
         if sink is not None:
             result: T = sink.result()
             return result
-        return call.parse(decode(call, response.status_code, response.headers, body))
+        return call.parse(decode(call, response.status_code, response.headers, body, wire.url))
 
     send_sms = sync_operation(endpoints.send_sms)
     send_sms_multi = sync_operation(endpoints.send_sms_multi)

@@ -202,9 +202,9 @@ class IsendproHook(BaseHook):
         import dataclasses
 
         from airflow_provider_isendpro.client import IsendproClient
-        from airflow_provider_isendpro.client.responses import ALLOW_LIST_HINT, TLS_HINT
+        from airflow_provider_isendpro.client.responses import ALLOW_LIST_HINT, NOT_THE_API_HINT
         from airflow_provider_isendpro.client.retry import NO_RETRY
-        from airflow_provider_isendpro.errors import IsendproAuthError
+        from airflow_provider_isendpro.errors import IsendproAuthError, IsendproConnectError
 
         try:
             # One attempt: the person pressing Test wants an answer within one read timeout, not retries.
@@ -213,7 +213,12 @@ class IsendproHook(BaseHook):
         except IsendproAuthError as exc:
             return False, exc.message
         except IsendproError as exc:
-            if isinstance(exc, IsendproConfigError) or TLS_HINT in exc.message:
+            # A connection never opened, a bad setting or an answer from something else than iSendPro
+            # each say what to check; the allow-list is a suspect only when iSendPro itself is reached.
+            if (
+                isinstance(exc, (IsendproConfigError, IsendproConnectError))
+                or NOT_THE_API_HINT in exc.message
+            ):
                 hint = ""
             else:
                 hint = f"; {ALLOW_LIST_HINT}"

@@ -202,6 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             raw = self._read_body()
         except ValueError:
+            emulator._log_line(f"{self.command} {urlsplit(self.path).path} -> 400: unreadable request body")
             self._send(operations.html_reply(400, "Bad Request"))
             self.close_connection = True
             return
@@ -213,13 +214,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(emulator._control(method, path[len(CONTROL_PREFIX) :].strip("/"), query, raw))
             return
         if not path.startswith(API_PREFIX + "/"):
+            emulator._log_line(
+                f"{self.command} {path} -> 404: not an API path (the API is under {API_PREFIX}/)"
+            )
             self._send(operations.html_reply(404, "Not Found"))
             return
         op_path = "/" + path[len(API_PREFIX) :].strip("/")
         if method == "OPTIONS":
             allowed = operations.allowed_methods(emulator.config, op_path)
             reply = operations.Reply(200, content_type=None, headers=[("Allow", ", ".join(allowed))])
-            self._send(reply if allowed else operations.html_reply(404, "Not Found"))
+            reply = reply if allowed else operations.html_reply(404, "Not Found")
+            emulator._log_request(self.command, path, reply)
+            self._send(reply)
             return
         body, kind = parse_body(raw, self.headers.get("Content-Type"))
         index = emulator._record(
@@ -643,6 +649,10 @@ class IsendproEmulator:
                     )
                 )
             return state.request_count
+
+    def _log_line(self, line: str) -> None:
+        if self.request_log is not None:
+            self.request_log(line)
 
     def _log_request(
         self, method: str, path: str, reply: operations.Reply | None = None, fault: str | None = None

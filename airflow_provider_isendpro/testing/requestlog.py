@@ -9,6 +9,8 @@ never appear in it. Examples::
     POST /cgi-bin/credit -> 200
     POST /cgi-bin/sms -> 400: refused: code 3, Your credentials are incorrect
     POST /cgi-bin/sms -> fault 'http_500'
+    POST /cgi-bin/nope -> 404: no such API operation
+    POST /cgi-bn/credit -> 404: not an API path (the API is under /cgi-bin/)
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def describe_answer(status: int, body: bytes) -> str:
     if errors:
         first = errors[0]
         return f"{status}: refused: code {first.get('code')}, {first.get('message', '')}".rstrip(", ")
+    if status == 404:
+        return "404: no such API operation"
     return str(status)
 
 

@@ -118,7 +118,7 @@ def test_5xx_is_retryable_for_reads_and_an_unknown_outcome_for_sends() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "why"),
-    [(b"<html>oops</html>", "not JSON"), (b"", "not JSON"), (b'{"etat": {"etat', "not JSON"),
+    [(b"<html>oops</html>", "an HTML page"), (b"", "not JSON"), (b'{"etat": {"etat', "not JSON"),
      (b'{"status": "ok"}', "the answer has no 'etat' object"),
      (b'{"etat": {"etat": [1, 2]}}', "the answer's 'etat' is neither an object nor a list of objects")],
 )  # fmt: skip

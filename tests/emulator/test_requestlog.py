@@ -40,3 +40,21 @@ def test_lines_for_sends_faults_and_reads(isendpro_emulator: IsendproEmulator) -
 def test_a_hang_is_logged_as_no_answer() -> None:
     assert format_request("POST", "/cgi-bin/sms") == "POST /cgi-bin/sms -> no answer (hang)"
     assert format_request("GET", "/cgi-bin/x", 502, b"<html>") == "GET /cgi-bin/x -> 502"
+
+
+def test_404s_are_logged_with_why(isendpro_emulator: IsendproEmulator) -> None:
+    import requests
+
+    lines: list[str] = []
+    isendpro_emulator.request_log = lines.append
+    root = f"http://127.0.0.1:{isendpro_emulator.port}"
+    try:
+        with requests.Session() as http:
+            http.post(f"{root}/cgi-bin/nope", json={"keyid": isendpro_emulator.api_key}, timeout=5)
+            http.post(f"{root}/cgi-bn/credit", json={"keyid": isendpro_emulator.api_key}, timeout=5)
+    finally:
+        isendpro_emulator.request_log = None
+    assert lines == [
+        "POST /cgi-bin/nope -> 404: no such API operation",
+        "POST /cgi-bn/credit -> 404: not an API path (the API is under /cgi-bin/)",
+    ]

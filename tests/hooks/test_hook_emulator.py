@@ -73,7 +73,12 @@ def test_test_connection_when_nothing_listens(monkeypatch: pytest.MonkeyPatch) -
     ok, message = IsendproHook("isendpro_down", retry=NO_RETRY).test_connection()
 
     assert ok is False
-    assert message.startswith("getCredit (POST /credit): could not connect to iSendPro (connection refused")
+    assert message == (  # no API-key or allow-list hint: nothing was reached
+        f"getCredit (POST /credit): could not connect to iSendPro at http://127.0.0.1:{port} "
+        "(connection refused); nothing was sent; nothing listens on that host and port: check the base "
+        "URL's host and port, and that the server (or the local emulator: python -m "
+        "airflow_provider_isendpro.testing) is running"
+    )
 
 
 def test_the_hook_client_sends_through_the_connection(
@@ -154,7 +159,8 @@ def test_uri_connection_to_the_emulator_uses_http(
 
 
 TLS_MESSAGE = (
-    "getCredit (POST /credit): could not connect to iSendPro (TLS handshake failed); nothing was sent; "
+    "getCredit (POST /credit): could not connect to iSendPro at https://127.0.0.1:{port} "
+    "(TLS handshake failed); nothing was sent; "
     "the server did not complete a TLS handshake: check the base URL's scheme (the local emulator speaks "
     "plain http, e.g. http://127.0.0.1:8025/cgi-bin) and, for iSendPro, the machine's CA certificates"
 )
@@ -166,7 +172,8 @@ def test_https_to_a_plain_http_server_says_tls_not_api_key(
     https_url = isendpro_emulator.base_url.replace("http://", "https://")
     set_conn(monkeypatch, isendpro_emulator, "isendpro_tls", host=https_url)
 
-    assert IsendproHook("isendpro_tls", retry=NO_RETRY).test_connection() == (False, TLS_MESSAGE)
+    tls_message = TLS_MESSAGE.format(port=isendpro_emulator.port)
+    assert IsendproHook("isendpro_tls", retry=NO_RETRY).test_connection() == (False, tls_message)
 
     async def read_credit() -> str:
         client = await IsendproHook("isendpro_tls", retry=NO_RETRY).get_async_client()
@@ -175,4 +182,4 @@ def test_https_to_a_plain_http_server_says_tls_not_api_key(
                 await client.get_credit()
         return raised.value.message
 
-    assert asyncio.run(read_credit()) == TLS_MESSAGE
+    assert asyncio.run(read_credit()) == tls_message

@@ -142,7 +142,12 @@ def test_a_connection_that_never_opens_times_out_and_sent_nothing(
         call(transport, config, sleeps, method, *args)
     # Nothing reached iSendPro, so even the send was tried again, once, and then reported.
     assert (raised.value.retryable, sleeps.delays) == (True, [0.5])
-    assert raised.value.message.endswith("could not connect to iSendPro (connect timeout); nothing was sent")
+    assert raised.value.message == (
+        f"{'sendSms (POST /sms)' if method == 'send_sms' else 'getCredit (POST /credit)'}: could not "
+        f"connect to iSendPro at http://127.0.0.1:{unanswered_port} (connect timeout); nothing was sent; "
+        "no answer to the connection attempt: check the base URL's host and port, and that this machine "
+        "can reach it (firewall, proxy, iSendPro's IP allow-list)"
+    )
 
 
 def test_hook_test_connection_returns_within_the_timeout(
