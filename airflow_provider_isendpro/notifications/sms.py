@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_isendpro.client import SendResult
-    from airflow_provider_isendpro.sending.location import LedgerLocation
+    from airflow_provider_isendpro.notifications.storage import AlertStorage
     from airflow_provider_isendpro.sms import PhoneNumber
 
 
@@ -105,9 +105,11 @@ class IsendproNotifier(BaseNotifier):
     :param throttle_scope: ``"dag"`` (default: per DAG and recipient), ``"global"`` (per recipient, for
         every notifier using the same ledger) or a custom key shared by the notifiers that name it.
     :param ledger_path: where de-duplication markers and throttle windows live (default ``[isendpro]
-        ledger_path``, else ``$AIRFLOW_HOME/isendpro/ledger``), under ``_notifier/``. Under a remote
-        executor (Celery, Kubernetes...) a local-disk ledger is refused: the alert is not sent and the
-        error, naming ``[isendpro] ledger_path``, is logged (or pass ``dedupe=False, throttle=None``).
+        ledger_path``, else ``$AIRFLOW_HOME/isendpro/ledger``), under ``_notifier/``. An alert is never
+        refused for its storage: under a remote executor (Celery, Kubernetes...) a local-disk ledger
+        de-duplicates and throttles on this machine only, an unusable one within this process only, and
+        an ERROR line says so and names ``[isendpro] ledger_path`` (see
+        :mod:`~airflow_provider_isendpro.notifications.storage`).
     :param ledger_conn_id: Airflow connection for an object-storage ``ledger_path`` (default
         ``[isendpro] ledger_conn_id``).
     """
@@ -315,35 +317,34 @@ class IsendproNotifier(BaseNotifier):
             return True
         return False
 
-    def _location(self) -> LedgerLocation | None:
-        """Where markers and throttle windows live; None when neither is on. Refuses a local-disk
-        ledger under a remote executor (:class:`IsendproConfigError`, logged at ERROR: nothing sent)."""
+    def _storage(self) -> AlertStorage | None:
+        """Where markers and throttle windows live; None when neither is on. Never refuses: see
+        :mod:`~airflow_provider_isendpro.notifications.storage` (an alert fails open)."""
         if not self.dedupe and self.throttle_seconds is None:
             return None
-        from airflow_provider_isendpro.sending.location import require_shared_ledger, resolve_ledger
+        from airflow_provider_isendpro.notifications.storage import AlertStorage
 
-        location = resolve_ledger(self.ledger_path, self.ledger_conn_id)
-        require_shared_ledger(location, "IsendproNotifier (de-duplication and throttle)")
-        return location
+        return AlertStorage.resolve(self.ledger_path, self.ledger_conn_id, self.log)
 
-    def _marker(
-        self, location: LedgerLocation | None, event: AlertEvent, plan: AlertPlan
-    ) -> AlertMarker | None:
-        if plan.key is None or location is None:
+    def _marker(self, storage: AlertStorage | None, event: AlertEvent, plan: AlertPlan) -> AlertMarker | None:
+        if plan.key is None or storage is None:
             if self.dedupe:
                 self.log.debug("iSendPro alert: no run id in the callback context, de-duplication off")
             return None
-        from airflow_provider_isendpro.record_store import open_record_store
-
-        store = open_record_store(
-            location.child("_notifier").root, [event.dag_id, str(event.run_id)], location.conn_id
-        )
+        store = storage.open(storage.location.child("_notifier").root, [event.dag_id, str(event.run_id)])
         return AlertMarker(store, plan.key, self.log)
 
-    def _gate(self, location: LedgerLocation | None, event: AlertEvent) -> ThrottleGate | None:
-        if location is None or self.throttle_seconds is None:
+    def _gate(self, storage: AlertStorage | None, event: AlertEvent) -> ThrottleGate | None:
+        if storage is None or self.throttle_seconds is None:
             return None
-        return ThrottleGate(location, self.throttle_scope, event.dag_id, self.throttle_seconds, self.log)
+        return ThrottleGate(
+            storage.location,
+            self.throttle_scope,
+            event.dag_id,
+            self.throttle_seconds,
+            self.log,
+            open_store=storage.open,
+        )
 
     def _groups(
         self, gate: ThrottleGate | None, event: AlertEvent, plan: AlertPlan
@@ -391,15 +392,15 @@ class IsendproNotifier(BaseNotifier):
     def _deliver_sync(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
-        location = self._location()
+        storage = self._storage()
         hook = IsendproHook(str(self.isendpro_conn_id))
         try:
             default_sender = hook.default_sender if self.sender in (None, "") else None
             plan = self._plan(event, default_sender)
-            marker = self._marker(location, event, plan)
+            marker = self._marker(storage, event, plan)
             if marker is not None and not marker.claim(plan):
                 return
-            gate = self._gate(location, event)
+            gate = self._gate(storage, event)
             sends = self._groups(gate, event, plan)
             delivery = self._delivery()
             results = []
@@ -432,17 +433,17 @@ class IsendproNotifier(BaseNotifier):
     async def _deliver_async(self, event: AlertEvent) -> None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
-        location = self._location()
+        storage = self._storage()
         hook = IsendproHook(str(self.isendpro_conn_id))
         default_sender = None
         if self.sender in (None, ""):
             default_sender = await async_default_sender(str(self.isendpro_conn_id))
         plan = self._plan(event, default_sender)
-        marker = self._marker(location, event, plan)
+        marker = self._marker(storage, event, plan)
         # Marker and throttle storage is file or object-storage I/O: keep it off the triggerer's loop.
         if marker is not None and not await asyncio.to_thread(marker.claim, plan):
             return
-        gate = self._gate(location, event)
+        gate = self._gate(storage, event)
         sends = await asyncio.to_thread(self._groups, gate, event, plan)
         delivery = self._delivery()
         results = []

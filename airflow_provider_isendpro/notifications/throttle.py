@@ -35,7 +35,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -271,8 +271,19 @@ class RecipientThrottle:
 class ThrottleGate:
     """The notifier's side of the throttle: one :class:`RecipientThrottle` per number, fail open, logs."""
 
-    def __init__(self, location: LedgerLocation, scope: str, dag_id: str, seconds: float, log: Any) -> None:
+    def __init__(
+        self,
+        location: LedgerLocation,
+        scope: str,
+        dag_id: str,
+        seconds: float,
+        log: Any,
+        *,
+        open_store: Callable[[str, list[str]], RecordStore] | None = None,
+    ) -> None:
         self.location = location
+        #: opens a record folder (root, scope); default: the ledger's own store
+        self.open_store = open_store
         self.scope = scope
         self.dag_id = dag_id
         self.seconds = seconds
@@ -284,6 +295,8 @@ class ThrottleGate:
 
         root = self.location.child("_notifier").child("_throttle").root
         folders = [*scope_path(self.scope, self.dag_id), number_folder(wire)]
+        if self.open_store is not None:
+            return RecipientThrottle(self.open_store(root, folders), self.seconds)
         return RecipientThrottle(open_record_store(root, folders, self.location.conn_id), self.seconds)
 
     def track(self, throttle: RecipientThrottle, admission: Admission) -> None:

@@ -21,7 +21,7 @@ from airflow_provider_isendpro.notifications.sms import (
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import MAGIC_BLACKLISTED, IsendproEmulator
 from tests.compat import needs_deadline_alerts
-from tests.notifications.conftest import RUN_ID, task_context
+from tests.notifications.conftest import RUN_ID, Clock, task_context
 
 HEAD = "[Airflow] etl_sales.load failed (try 1/1) at 2026-01-01 03:00 UTC"
 LOG_URL = "http://localhost:8080/dags/etl_sales/runs/x/tasks/load?try_number=1"
@@ -593,29 +593,47 @@ def test_unreadable_marker_does_not_stop_the_alert(isendpro_emulator: IsendproEm
     assert events(logs, "warning")[0].endswith("(JSONDecodeError); sending anyway")
 
 
-def test_unreachable_store_never_stops_an_alert(isendpro_emulator: IsendproEmulator, tmp_path: Path) -> None:
-    """Markers and throttle windows cannot be written: every alert is sent (fail open), the log says why."""
+def test_unreachable_store_never_stops_an_alert(
+    isendpro_emulator: IsendproEmulator, tmp_path: Path, clock: Clock
+) -> None:
+    """Markers and throttle windows cannot be written: every alert is sent or held by this process's
+    own throttle (fail open, de-duplicated and throttled in memory), and an ERROR line says why."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with structlog.testing.capture_logs() as logs:
-        for try_number in (1, 2, 3):  # would be held back by the 10-minute throttle with a working store
-            IsendproNotifier(to=ONCALL, ledger_path=str(blocker))(task_context(None, try_number=try_number))
-    assert len(isendpro_emulator.sent) == 3
-    warnings = events(logs, "warning")
-    assert len(warnings) == 9  # per alert: marker pending, throttle, marker sent
     from airflow_provider_isendpro.record_store import open_record_store
 
     marker_dir = open_record_store(f"{blocker}/_notifier", ["etl_sales", RUN_ID]).describe()
-    assert [w for w in warnings if "de-duplication marker" in w] == [
-        f"iSendPro alert: cannot write the de-duplication marker in {marker_dir} (NotADirectoryError); a "
-        "repeated callback may send this alert again"
-    ] * 6
-    throttle_dir = f"{blocker}/_notifier/_throttle/dag/etl_sales/eb8ee2449ad37fd3"
-    assert [w for w in warnings if "throttle" in w] == [
-        f"iSendPro alert throttle: cannot use its store {throttle_dir} (NotADirectoryError: [Errno 20] Not a "
-        f"directory: '{throttle_dir}'); sending this alert to 06****5678 anyway (fail open: a throttle never "
-        "stops an alert)"
-    ] * 3
+    with structlog.testing.capture_logs() as logs:
+        for try_number in (1, 1, 2, 3):  # try 1 fires twice
+            IsendproNotifier(to=ONCALL, ledger_path=str(blocker))(task_context(None, try_number=try_number))
+        clock.now += 600  # the in-process window is over: the next alert lists the two held back
+        IsendproNotifier(to=ONCALL, ledger_path=str(blocker))(task_context(None, try_number=4))
+    assert [sms.text for sms in isendpro_emulator.sent] == [
+        "[Airflow] etl_sales.load failed (try 1/1) at 2026-01-01 03:00 UTC "
+        "http://localhost:8080/dags/etl_sales/runs/x/tasks/load?try_number=1",
+        "[Airflow] etl_sales.load failed (try 4/1) at 2026-01-01 03:00 UTC (+2 more since 03:02: "
+        "etl_sales.load x2)",
+    ]
+    assert (
+        events(logs, "error")
+        == [
+            f"iSendPro alert: cannot use its ledger at {marker_dir} (NotADirectoryError: [Errno 20] Not a "
+            f"directory: '{marker_dir}'); sending it anyway, with de-duplication and throttling kept in this "
+            "process only: a callback repeated in another process may send this alert again. Check that "
+            "storage and its credentials ([isendpro] ledger_path, [isendpro] ledger_conn_id)"
+        ]
+        * 5
+    )
+    throttle_dir = (
+        f"this process's memory (instead of {blocker}/_notifier/_throttle/dag/etl_sales/eb8ee2449ad37fd3)"
+    )
+    assert events(logs, "warning") == [
+        f"iSendPro alert to 06****5678 held back, not sent (throttle 10m, scope 'dag'): [Airflow] "
+        f"etl_sales.load failed (try {n}/1) at 2026-01-01 03:00 UTC. Recorded in {throttle_dir}; the first "
+        "alert after 03:12 UTC, or the alert digest, will list it"
+        for n in (2, 3)
+    ]
+    assert "iSendPro alert already sent to 06****5678 by an earlier invocation" in events(logs, "info")[1]
 
 
 def test_dedupe_off(

@@ -116,3 +116,46 @@ def test_dag_level_notifier_also_fires_under_dag_test(
     assert [(s.tel, s.text) for s in isendpro_emulator.sent] == [
         ("0698765432", "[Airflow] DAG notifier_dag_level failed at 2026-01-01 03:00 UTC: task extract failed")
     ]
+
+
+def test_local_ledger_under_celery_still_texts_on_call(
+    isendpro_emulator: IsendproEmulator,
+    run_dag: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """The misconfigured deployment of issue 20: CeleryExecutor, no ``[isendpro] ledger_path``. The alert
+    goes out (once, though the task's failure and its retry both fire the notifier twice each), and the
+    ERROR line says what is not guaranteed and which setting fixes it."""
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    monkeypatch.delenv("AIRFLOW__ISENDPRO__LEDGER_PATH")
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))  # a fresh default ledger
+    notifier = IsendproNotifier(to=ONCALL, include_link=False)
+    from airflow.sdk import DAG, task
+
+    with DAG("notifier_celery_local_ledger", schedule=None, start_date=LOGICAL_DATE, catchup=False) as dag:
+
+        @task(on_failure_callback=[notifier, notifier])  # fired twice: texted once
+        def load() -> None:
+            raise ValueError("warehouse rejected 3 rows")
+
+        load()
+    with structlog.testing.capture_logs() as logs:
+        run = run_dag(dag)
+    assert states(run) == {"load": "failed"}
+    [sms] = isendpro_emulator.sent
+    assert sms.tel == "0612345678"
+    assert sms.text == (
+        "[Airflow] notifier_celery_local_ledger.load failed (try 1/1) at 2026-01-01 03:00 UTC"
+        + failure_alert_tail("ValueError: warehouse rejected 3 rows")
+    )
+    ledger = tmp_path / "isendpro" / "ledger"
+    assert [e["event"] for e in logs if e["log_level"] == "error" and "iSendPro" in str(e["event"])] == [
+        f"iSendPro alert: its ledger is on this machine's local disk ({ledger}, from the default "
+        "($AIRFLOW_HOME/isendpro/ledger)) but [core] executor = CeleryExecutor runs callbacks on several "
+        "machines: de-duplication and throttling hold on this machine only, so a callback repeated on "
+        "another machine may send this alert again and alerts from other machines are not throttled with "
+        "it. Sending it anyway; to fix, set [isendpro] ledger_path to storage every worker reaches (e.g. "
+        "s3://my-bucket/isendpro-ledger, with [isendpro] ledger_conn_id), or [isendpro] ledger_is_shared "
+        "= True for a volume mounted on every worker"
+    ] * 2

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 
-from airflow_provider_isendpro.errors import IsendproConfigError, IsendproValidationError
+from airflow_provider_isendpro.errors import IsendproValidationError
 from airflow_provider_isendpro.notifications.sms import IsendproNotifier
 from airflow_provider_isendpro.notifications.throttle import (
     DEFAULT_THROTTLE,
@@ -289,40 +288,20 @@ def test_held_alert_records_are_in_the_ledger(
 
 
 # --------------------------------------------------------------------------------------------------
-# Distributed set-ups: a local-disk ledger under a remote executor is refused
-
-
-def test_local_ledger_under_a_remote_executor_refuses_before_any_request(
-    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
-    monkeypatch.delenv("AIRFLOW__ISENDPRO__LEDGER_PATH")
-    # The default ledger is under $AIRFLOW_HOME: a fresh one, so no other test's throttle window applies.
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    with structlog.testing.capture_logs() as logs:
-        IsendproNotifier(to=ONCALL)(task_context(None))
-    assert isendpro_emulator.sent == [] and isendpro_emulator.requests == []
-    [error] = events(logs, "error")
-    assert error.startswith(
-        "iSendPro alert NOT sent via connection 'isendpro_default': IsendproConfigError: IsendproNotifier "
-        "(de-duplication and throttle) refuses to run: its send ledger is on this worker's local disk ("
-    )
-    assert "[isendpro] ledger_path" in error and "ledger_path = s3://my-bucket/isendpro-ledger" in error
-    # Without a ledger (no de-duplication, no throttle) the alert goes out.
-    IsendproNotifier(to=ONCALL, dedupe=False, throttle=None)(task_context(None))
-    assert len(isendpro_emulator.sent) == 1
-    # And a shared volume declared as such is accepted.
-    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_IS_SHARED", "True")
-    IsendproNotifier(to=ONCALL, text="shared")(task_context(None, try_number=2))
-    assert isendpro_emulator.sent[-1].text == "shared"
+# Distributed set-ups: a local-disk ledger under a remote executor still alerts (tested under
+# dag.test() in test_notifier_dag.py), throttling on this machine only
 
 
 def test_ledger_conn_id_comes_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_CONN_ID", "aws_ledger")
     notifier = IsendproNotifier(to=ONCALL)
-    location = notifier._location()
-    assert location is not None and location.conn_id == "aws_ledger"
+    storage = notifier._storage()
+    assert storage is not None and storage.location.conn_id == "aws_ledger"
+    assert not storage.this_machine_only
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor,KubernetesExecutor")
-    with pytest.raises(IsendproConfigError, match=r"\[core\] executor = KubernetesExecutor may run"):
-        notifier._location()
-    assert IsendproNotifier(to=ONCALL, dedupe=False, throttle=None)._location() is None
+    with structlog.testing.capture_logs() as logs:
+        storage = notifier._storage()
+    assert storage is not None and storage.this_machine_only
+    [error] = events(logs, "error")
+    assert "but [core] executor = KubernetesExecutor runs callbacks on several machines" in error
+    assert IsendproNotifier(to=ONCALL, dedupe=False, throttle=None)._storage() is None
