@@ -113,9 +113,11 @@ def operators_dag(scenario: Scenario, dag_id: str, *, invalid: bool = False) -> 
     with DAG(dag_id, schedule=None, start_date=START, catchup=False, default_args=default_args) as dag:
         SendSmsOperator(
             task_id="send",
-            recipients=["0612"] if invalid else NUMBERS,
+            # templated, so that the task refuses them when it runs (written literally, they raise when
+            # the DAG file is parsed, with no connection read and nothing to leak)
+            recipients=["{{ '0612' }}"] if invalid else NUMBERS,
             text="Bonjour {{ dag.dag_id }}",
-            sender="BAD!" if invalid else "ACME",
+            sender="{{ 'BAD!' }}" if invalid else "ACME",
             batch_size=1,
             ledger_path=ledger,
         )
