@@ -10,11 +10,20 @@ Used through the pytest fixture ``isendpro_dag_test`` (``pytest_plugin``)::
 ``dag.test()`` needs a migrated metadata DB, the DAG serialised in it, and the pools its tasks use; the
 kit does the three (through Airflow's own DAG-processor functions), so a test needs none of Airflow's
 internals. Nothing here imports Airflow at module import time: pytest loads the plugin for every user.
+
+Each run starts from empty provider state: its own send ledger, alert markers and throttle windows (a
+new ``[isendpro] ledger_path`` folder per run), so tests do not depend on each other's order. To test
+what a second run sees of the first (a re-run, a retry), pass both runs the same ``ledger_path``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
+import tempfile
+import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +34,28 @@ if TYPE_CHECKING:
 
 #: Slots of a pool the kit creates because a task names it and it does not exist yet.
 DEFAULT_POOL_SLOTS = 16
+#: Lines of a failed task's traceback kept in :attr:`TaskFailure.log_tail`.
+LOG_TAIL_LINES = 20
+LEDGER_ENV = "AIRFLOW__ISENDPRO__LEDGER_PATH"
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """Why a task instance failed (its last failed try in the run)."""
+
+    task: str
+    """The task's key, as in :attr:`DagTestResult.task_states` (``"load"``, ``"load[3]"``)."""
+    try_number: int
+    exception_type: str
+    """The exception's class: ``"ValueError"`` for a builtin, else ``"module.Class"``."""
+    message: str
+    """``str(exception)``."""
+    log_tail: str
+    """The last lines of the traceback, innermost frame last."""
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.task} (try {self.try_number}): {self.exception_type}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -45,10 +76,69 @@ class DagTestResult:
     """Every API request the emulator received during this run (bodies parsed)."""
     dag_run: Any = None
     """Airflow's ``DagRun`` object, for anything else."""
+    failures: dict[str, TaskFailure] = field(default_factory=dict)
+    """Each task instance that ended ``failed``: its exception type, message and traceback tail."""
+    ledger_path: str = ""
+    """The ``[isendpro] ledger_path`` of this run (send ledger, alert markers, throttle windows)."""
 
 
 def _key(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def _failure(key: str, try_number: int, error: BaseException) -> TaskFailure:
+    cls = type(error)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    lines = "".join(traceback.format_exception(error)).rstrip("\n").splitlines()
+    return TaskFailure(
+        task=key,
+        try_number=try_number,
+        exception_type=name,
+        message=str(error),
+        log_tail="\n".join(lines[-LOG_TAIL_LINES:]),
+        exception=error,
+    )
+
+
+@contextlib.contextmanager
+def _recording_task_errors() -> Iterator[dict[str, TaskFailure]]:
+    """Record the exception of every task try ``dag.test()`` runs.
+
+    ``dag.test()`` (3.1 to 3.3) imports ``run_task_in_process`` from the supervisor module each time it
+    runs a task, and its result carries the try's ``error``: the kit wraps it for the run's duration.
+    """
+    from airflow.sdk.execution_time import supervisor
+
+    errors: dict[str, TaskFailure] = {}
+    original = supervisor.run_task_in_process
+
+    def recording(ti: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(ti, task, *args, **kwargs)
+        error = getattr(result, "error", None)
+        if isinstance(error, BaseException):
+            key = _key(ti.task_id, ti.map_index)
+            errors[key] = _failure(key, int(ti.try_number), error)
+        return result
+
+    supervisor.run_task_in_process = recording
+    try:
+        yield errors
+    finally:
+        supervisor.run_task_in_process = original
+
+
+@contextlib.contextmanager
+def _ledger_setting(path: str) -> Iterator[None]:
+    """``[isendpro] ledger_path`` = ``path`` for the run (Airflow reads the variable at each lookup)."""
+    before = os.environ.get(LEDGER_ENV)
+    os.environ[LEDGER_ENV] = path
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(LEDGER_ENV, None)
+        else:
+            os.environ[LEDGER_ENV] = before
 
 
 def load_dag(path: str | os.PathLike[str], dag_id: str | None = None) -> Any:
@@ -117,10 +207,17 @@ def return_values(run: Any) -> dict[str, Any]:
 
 
 class DagTestKit:
-    """Runs DAGs with ``dag.test()`` against ``emulator`` (which ``isendpro_default`` points at)."""
+    """Runs DAGs with ``dag.test()`` against ``emulator`` (which ``isendpro_default`` points at).
 
-    def __init__(self, emulator: IsendproEmulator) -> None:
+    ``workdir`` holds each run's ledger folder (the fixture gives the test's ``tmp_path``).
+    """
+
+    def __init__(self, emulator: IsendproEmulator, workdir: str | os.PathLike[str] | None = None) -> None:
         self.emulator = emulator
+        self.workdir = (
+            Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="isendpro-kit-"))
+        )
+        self._runs = itertools.count(1)
 
     def run(
         self,
@@ -128,12 +225,15 @@ class DagTestKit:
         *,
         dag_id: str | None = None,
         pools: dict[str, int] | None = None,
+        ledger_path: str | os.PathLike[str] | None = None,
         **test_kwargs: Any,
     ) -> DagTestResult:
         """Run ``dag`` (a DAG object, or the path of a DAG file) once; ``test_kwargs`` go to ``dag.test()``.
 
         ``pools`` sets slots for pools the tasks use (missing ones are created with 16 slots). A
-        ``logical_date`` may be an ISO 8601 string (``"2026-01-02T00:00:00+00:00"``).
+        ``logical_date`` may be an ISO 8601 string (``"2026-01-02T00:00:00+00:00"``). ``ledger_path``:
+        the run's send ledger, alert markers and throttle windows; by default a new empty folder per
+        run, so pass the same path to two runs that must share them.
         """
         if isinstance(test_kwargs.get("logical_date"), str):
             from datetime import datetime
@@ -141,17 +241,24 @@ class DagTestKit:
             test_kwargs["logical_date"] = datetime.fromisoformat(test_kwargs["logical_date"])
         if isinstance(dag, (str, os.PathLike)):
             dag = load_dag(dag, dag_id)
+        if ledger_path is None:
+            ledger_path = self.workdir / f"isendpro-run-{next(self._runs)}" / "ledger"
+        ledger = os.fspath(ledger_path)
         sync_dag(dag)
         ensure_pools(dag, pools)
         sent_before, requests_before = len(self.emulator.sent), len(self.emulator.requests)
-        run = dag.test(**test_kwargs)
+        with _ledger_setting(ledger), _recording_task_errors() as errors:
+            run = dag.test(**test_kwargs)
+        task_states = {_key(ti.task_id, ti.map_index): str(ti.state) for ti in run.get_task_instances()}
         return DagTestResult(
             dag_id=run.dag_id,
             run_id=run.run_id,
             state=str(run.state),
-            task_states={_key(ti.task_id, ti.map_index): str(ti.state) for ti in run.get_task_instances()},
+            task_states=task_states,
             xcoms=return_values(run),
             sms=self.emulator.sent[sent_before:],
             requests=self.emulator.requests[requests_before:],
             dag_run=run,
+            failures={k: f for k, f in errors.items() if task_states.get(k) == "failed"},
+            ledger_path=ledger,
         )

@@ -7,7 +7,8 @@ package: it imports nothing but pytest at import time; the emulator loads when a
 - ``isendpro_emulator`` (function): that emulator, reset (fresh credit, logs, config, no faults), with
   ``AIRFLOW_CONN_ISENDPRO_DEFAULT`` pointing at it for the duration of the test.
 - ``isendpro_dag_test`` (function): the emulator plus a migrated metadata DB; ``.run(dag or file)`` runs
-  a DAG with ``dag.test()`` and returns a ``DagTestResult`` (states, XComs, SMS received).
+  a DAG with ``dag.test()`` and returns a ``DagTestResult`` (states, XComs, SMS received, each failed
+  task's exception); each run starts with an empty send ledger, alert markers and throttle windows.
 
 ``dag.test()`` needs Airflow's home (config, SQLite DB) chosen before Airflow is imported, which happens
 when pytest imports your test modules. The ini option ``isendpro_airflow_home`` decides it:
@@ -26,6 +27,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -69,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{os.path.join(home, 'airflow.db')}"
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(home, "dags")
+    os.makedirs(os.path.join(home, "dags"))  # Airflow warns on every run about a bundle path that is missing
 
 
 @pytest.fixture(scope="session")
@@ -117,8 +120,13 @@ def isendpro_airflow_db(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def isendpro_dag_test(isendpro_airflow_db: None, isendpro_emulator: IsendproEmulator) -> DagTestKit:
-    """Run DAGs with ``dag.test()`` against the emulator: ``isendpro_dag_test.run(dag_or_file)``."""
+def isendpro_dag_test(
+    isendpro_airflow_db: None, isendpro_emulator: IsendproEmulator, tmp_path: Path
+) -> DagTestKit:
+    """Run DAGs with ``dag.test()`` against the emulator: ``isendpro_dag_test.run(dag_or_file)``.
+
+    Each run has its own empty send ledger, alert markers and throttle windows (under ``tmp_path``).
+    """
     from airflow_provider_isendpro.testing.dagtest import DagTestKit
 
-    return DagTestKit(isendpro_emulator)
+    return DagTestKit(isendpro_emulator, workdir=tmp_path)

@@ -79,6 +79,73 @@ def test_a_second_run_reports_only_its_own_sms(isendpro_dag_test: DagTestKit, tm
     assert len(isendpro_dag_test.emulator.sent) == 2
 
 
+FAILING_DAG = """
+import pendulum
+from airflow.sdk import DAG, task
+from airflow_provider_isendpro.notifications.sms import IsendproNotifier
+
+with DAG("kit_failing_dag", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+         default_args={"on_failure_callback": IsendproNotifier(to="06 12 34 56 78")}):
+    @task
+    def load():
+        raise ValueError("bad row 42")
+
+    load()
+"""
+
+
+def test_each_run_starts_with_empty_markers_and_throttle_windows(
+    isendpro_dag_test: DagTestKit, tmp_path: Path
+) -> None:
+    path = tmp_path / "kit_failing_dag.py"
+    path.write_text(FAILING_DAG, encoding="utf-8")
+
+    first = isendpro_dag_test.run(path)
+    second = isendpro_dag_test.run(path)  # the first run's throttle window does not hold this alert
+
+    for result in (first, second):
+        assert (result.state, result.task_states) == ("failed", {"load": "failed"})
+        assert [s.tel for s in result.sms] == ["0612345678"]
+    assert first.ledger_path != second.ledger_path
+    assert first.ledger_path.startswith(str(tmp_path))
+
+
+def test_runs_given_one_ledger_share_its_throttle_window(
+    isendpro_dag_test: DagTestKit, tmp_path: Path
+) -> None:
+    path = tmp_path / "kit_failing_dag.py"
+    path.write_text(FAILING_DAG, encoding="utf-8")
+    shared = tmp_path / "shared-ledger"
+
+    first = isendpro_dag_test.run(path, ledger_path=shared)
+    second = isendpro_dag_test.run(path, ledger_path=shared)
+
+    assert [s.tel for s in first.sms] == ["0612345678"]
+    assert second.sms == []  # held back by the window the first run opened (throttle="10m")
+    assert first.ledger_path == second.ledger_path == str(shared)
+
+
+def test_a_failed_task_s_exception_is_in_the_result(isendpro_dag_test: DagTestKit, tmp_path: Path) -> None:
+    path = tmp_path / "kit_failing_dag.py"
+    path.write_text(FAILING_DAG, encoding="utf-8")
+
+    result = isendpro_dag_test.run(path)
+
+    assert list(result.failures) == ["load"]
+    failure = result.failures["load"]
+    assert (failure.task, failure.try_number) == ("load", 1)
+    assert (failure.exception_type, failure.message) == ("ValueError", "bad row 42")
+    assert str(failure) == "load (try 1): ValueError: bad row 42"
+    assert failure.log_tail.endswith('    raise ValueError("bad row 42")\nValueError: bad row 42')
+    assert isinstance(failure.exception, ValueError)
+
+
+def test_a_successful_run_has_no_failures(isendpro_dag_test: DagTestKit, tmp_path: Path) -> None:
+    path = tmp_path / "kit_file_dag.py"
+    path.write_text(DAG_FILE, encoding="utf-8")
+    assert isendpro_dag_test.run(path).failures == {}
+
+
 def test_load_dag_says_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"DAG file '.*nope\.py' does not exist"):
         load_dag(tmp_path / "nope.py")
