@@ -34,9 +34,9 @@ A's check: A sees the claim and stops before its request. Either way at most one
 batch; with three or more tries the argument holds for every pair. ``void`` is written only after A has
 decided not to send, so B sending a withdrawn batch races nothing. ``tests/sending/test_interleavings.py``
 checks this over every interleaving of two tries and of one try started twice (with up to two freezes,
-each of any length, between any two steps), and of three tries, driving this code, and keeps the counterexample of
-the earlier order (check, then intent), which texted a batch twice when a try froze between its check
-and its intent.
+each of any length, between any two steps), and of three tries, driving this code, and keeps the
+counterexample of the earlier order (check, then intent), which texted a batch twice when a try froze
+between its check and its intent.
 
 What it needs of the store: atomic create-if-absent, and linearizable writes and listings (a record whose
 write completed before a listing began is in that listing): S3 (since December 2020), GCS and Azure Blob
