@@ -14,9 +14,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -30,6 +28,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_isendpro.testing.dagtest import DagTestKit
+from tests.dagruns import ended_at
 from tests.docs.snippets import ROOT, Block, all_blocks, named_block, shell_exports
 
 pytestmark = pytest.mark.integration
@@ -63,7 +62,7 @@ EXPECTATIONS: dict[str, Expect] = {
         sms=[
             (
                 "0612345678",
-                "[Airflow] etl_sales.load failed (try 1/1) at 2026-01-02 00:00 UTC: ValueError: bad row 42",
+                "[Airflow] etl_sales.load failed (try 1/1) at {ended:load}: ValueError: bad row 42",
                 None,
             )
         ],
@@ -137,7 +136,14 @@ def run_block(block: Block, kit: DagTestKit, directory: Path) -> None:
             assert result.task_states == expect.task_states
         for task_id, value in expect.xcoms.items():
             assert result.xcoms[task_id] == value
-        assert [(s.tel, s.text, s.sender) for s in result.sms] == expect.sms
+        # "{ended:load}": when that task failed, as the alert writes it (issue 20: not the logical date)
+        texts = []
+        for tel, expected, sender in expect.sms:
+            text = expected
+            for task_id in re.findall(r"\{ended:(\w+)\}", expected):
+                text = text.replace(f"{{ended:{task_id}}}", ended_at(result.dag_run, task_id))
+            texts.append((tel, text, sender))
+        assert [(s.tel, s.text, s.sender) for s in result.sms] == texts
 
 
 @pytest.fixture
@@ -220,25 +226,28 @@ def _text(name: str, port: int) -> list[str]:
 
 
 def test_tutorial_runs_as_written_and_prints_what_it_shows(tmp_path: Path) -> None:
-    """Steps 1-5 as a reader types them: the emulator CLI, the shell blocks, the Airflow CLI, ``sent``.
+    """Steps 1-5 pasted into fresh shells: ``env -i`` with only HOME and PATH, in a directory outside the
+    repository; the emulator CLI, the shell blocks, the Airflow CLI, ``sent``.
 
-    Only the port (a free one, not 8025) and ``~`` (a temporary home) differ from the README.
+    Only the port (a free one, not 8025) and ``~`` (a temporary home, whose ``airflow-provider-isendpro``
+    clone holds the ``.venv`` running this test) differ from the README.
     """
     port = _free_port()
 
     def as_here(text: str) -> str:
         return text.replace(":8025", f":{port}").replace("--port 8025", f"--port {port}")
 
-    home, ready = tmp_path / "home", tmp_path / "ready"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHONPATH"))}
-    env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
-    emulator_cmd = shlex.split(as_here(named_block("snippet", "tutorial-emulator").code))
-    proc = subprocess.Popen(
-        [*emulator_cmd, "--ready-file", str(ready)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    home, ready, outside = tmp_path / "home", tmp_path / "ready", tmp_path / "elsewhere"
+    (home / "airflow-provider-isendpro").mkdir(parents=True)
+    (home / "airflow-provider-isendpro" / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    outside.mkdir()
+    assert (Path(sys.prefix) / "bin" / "activate").is_file(), "run the tests from a virtual environment"
+    fresh_shell = ["env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", "bash", "-c"]
+    *first, start = as_here(named_block("snippet", "tutorial-emulator").code).rstrip("\n").splitlines()
+    emulator_script = "\n".join(["set -eu", *first, f"exec {start} --ready-file {ready}"])
+    proc = subprocess.Popen([*fresh_shell, emulator_script], stdout=subprocess.PIPE, text=True, cwd=outside)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not ready.exists():  # bounded poll of a file the CLI writes atomically once listening
             assert proc.poll() is None and time.monotonic() < deadline, "the emulator did not start"
             time.sleep(0.02)
@@ -253,16 +262,15 @@ def test_tutorial_runs_as_written_and_prints_what_it_shows(tmp_path: Path) -> No
         script = "\n".join(
             [
                 "set -euo pipefail",
+                setup,  # step 2 in a new terminal: activate, then paste the export line
                 pasted,
-                setup,
                 f"cat > ~/isendpro-tutorial/dags/first_sms.py <<'EOF'\n{first_dag}EOF",
                 named_block("snippet", "tutorial-run").code,
                 as_here(named_block("snippet", "tutorial-sent").code),
             ]
         )
         done = subprocess.run(
-            ["bash", "-c", script], cwd=tmp_path, env=env,
-            capture_output=True, text=True, timeout=600, check=False,
+            [*fresh_shell, script], cwd=outside, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert dag_file.is_file()
