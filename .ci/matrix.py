@@ -77,6 +77,7 @@ class Row:
     tests: tuple[str, ...]
     scope: str  # what the README says is tested
     pinned: bool = False  # the make-test row (.venv)
+    options: tuple[str, ...] = ()  # more pytest options
 
     @property
     def name(self) -> str:
@@ -95,7 +96,15 @@ LOCK_3_2, LOCK_3_1 = "constraints/airflow-3.2.txt", "constraints/airflow-3.1.txt
 #: Every supported (Airflow, Python) combination, each run by CI.
 ROWS = (
     Row("3.3", "3.11", "constraints.txt", WHOLE_SUITE, "whole suite (`make test`)", pinned=True),
-    Row("3.3", "3.12", "constraints.txt", SMOKE_TESTS, SMOKE_SCOPE),
+    # tests/conftest.py's --shuffle: a new random order each run, its seed printed at the end
+    Row(
+        "3.3",
+        "3.12",
+        "constraints.txt",
+        SMOKE_TESTS,
+        "smoke tests, in random order",
+        options=("--shuffle", "random"),
+    ),
     Row("3.3", "3.13", "constraints.txt", WHOLE_SUITE, "whole suite but the exhaustive proofs"),
     Row("3.2", "3.11", LOCK_3_2, CORE_TESTS, CORE_SCOPE),
     Row("3.2", "3.12", LOCK_3_2, SMOKE_TESTS, SMOKE_SCOPE),
@@ -242,7 +251,7 @@ def run_tests(row: Row, log: Path | None = None) -> None:
     command = [
         "timeout", "-k", "30", str(ROW_TIMEOUT),
         str(row.venv / "bin" / "pytest"), "-p", "no:cacheprovider", "-q",
-        f"--basetemp={MATRIX_DIR / (row.name + '.tmp')}", f"--junitxml={row.junit}", *row.tests,
+        f"--basetemp={MATRIX_DIR / (row.name + '.tmp')}", f"--junitxml={row.junit}", *row.options, *row.tests,
     ]  # fmt: skip
     header = f"\n=== {row.name}: {' '.join(row.tests)}"
     if log is None:

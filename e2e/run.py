@@ -390,6 +390,15 @@ def scenarios() -> list[Scenario]:
             files=("reports/campagne-*.zip",),
         ),
         Scenario(
+            "isendpro_mapped_reminders (2 map indexes, personalised)",
+            "isendpro_mapped_reminders",
+            sms=(
+                Sms("0612345621", "Bonjour Inès, RDV demain à 10h30, agence Lyon."),
+                Sms("0612345622", "Bonjour Marc, RDV demain à 14h00, agence Lyon."),
+                Sms("0612345623", "Bonjour Sofia, RDV demain à 09h15, agence Nantes."),
+            ),
+        ),
+        Scenario(
             "isendpro_bulk_mapped",
             "isendpro_bulk_mapped",
             sms=tuple(Sms(tel, "Votre colis est arriv") for tel in BULK_NUMBERS),

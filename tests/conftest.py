@@ -71,3 +71,46 @@ def run_dag(airflow_db: None) -> Callable[..., Any]:
         return dag.test(**kwargs)
 
     return run
+
+
+# -- random order (issue 19): `pytest --shuffle SEED` or `--shuffle random`; the seed is in the header ------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--shuffle",
+        metavar="SEED",
+        default=None,
+        help="run the tests in an order shuffled from SEED (an integer, or 'random' to draw one); the "
+        "header prints the seed, and --shuffle SEED repeats that order",
+    )
+
+
+def _shuffle_seed(config: pytest.Config) -> int | None:
+    value = config.getoption("--shuffle")
+    if value is None:
+        return None
+    if value == "random":
+        import random
+
+        config.option.shuffle = value = str(random.SystemRandom().randrange(10**6))
+    return int(value)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = _shuffle_seed(config)
+    return None if seed is None else f"test order shuffled with seed {seed} (--shuffle {seed} repeats it)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seed = _shuffle_seed(config)
+    if seed is not None:
+        import random
+
+        random.Random(seed).shuffle(items)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    seed = _shuffle_seed(config)
+    if seed is not None:  # also with -q, which prints no header
+        terminalreporter.write_line(f"test order shuffled with seed {seed} (--shuffle {seed} repeats it)")
