@@ -47,11 +47,15 @@ def send_alert_digest(
     ledger_path: str | None = None,
     ledger_conn_id: str | None = None,
     log: Any = None,
+    ucs2_overseas: bool = False,
 ) -> dict[str, Any]:
     """Text each recipient the alerts held back for it in ``throttle_scope`` and not yet listed.
 
     Use the same ``to``, ``throttle_scope``, ``ledger_path`` and ``ledger_conn_id`` as the notifiers
-    whose alerts it reports. Returns ``{"held": {masked number: count}, "sent": [masked numbers],
+    whose alerts it reports. A connection's default sender that iSendPro would refuse is logged and left
+    out, as the notifier does; ``ucs2_overseas`` as for the notifier.
+
+    Returns ``{"held": {masked number: count}, "sent": [masked numbers],
     "texts": [...]}``.
 
     :raises IsendproConfigError: a local-disk ledger under a remote executor (nothing is sent).
@@ -80,12 +84,13 @@ def send_alert_digest(
     sent: list[str] = []
     texts: list[str] = []
     try:
-        chosen = validate_sender(sender) if sender else hook.default_sender
+        chosen = validate_sender(sender) if sender else _default_sender(hook.default_sender, log)
         stop_suffix = chosen is not None and not nostop
         for forms, members in claims.items():
             group = [n for n, _ in members]
             head = make_sendable(
-                redact(digest_headline(scope, dag_id)), gsm_only=any(n.gsm_only for n in group)
+                redact(digest_headline(scope, dag_id)),
+                gsm_only=any(n.gsm_only_for(ucs2_overseas=ucs2_overseas) for n in group),
             )
             text = with_summary(
                 head, forms, keep=len(head), max_segments=max_segments, stop_suffix=stop_suffix
@@ -95,10 +100,12 @@ def send_alert_digest(
             try:
                 if len(group) == 1:
                     result = hook.client.send_sms(group[0], text, sender=chosen, tracker=plan.trackers[0],
-                                                  nostop=nostop, max_segments=max_segments)  # fmt: skip
+                                                  nostop=nostop, max_segments=max_segments,
+                                                  ucs2_overseas=ucs2_overseas)  # fmt: skip
                 else:
                     result = hook.client.send_sms_multi(group, text, sender=chosen, trackers=plan.trackers,
-                                                        nostop=nostop, max_segments=max_segments)  # fmt: skip
+                                                        nostop=nostop, max_segments=max_segments,
+                                                        ucs2_overseas=ucs2_overseas)  # fmt: skip
             except BaseException:
                 gate.release([a for _, a in members])
                 raise
@@ -110,6 +117,22 @@ def send_alert_digest(
     finally:
         hook.close()
     return {"held": held, "sent": sent, "texts": texts}
+
+
+def _default_sender(default: str | None, log: Any) -> str | None:
+    """The connection's sender, or None (logged) when iSendPro would refuse it: the digest still goes."""
+    from airflow_provider_isendpro.sms import validate_sender
+
+    if not default:
+        return None
+    try:
+        return validate_sender(default)
+    except IsendproValidationError as exc:
+        log.error(
+            "iSendPro alert digest: the connection's sender %r is invalid (%s); sending without a custom "
+            "sender", default, exc.rule,
+        )  # fmt: skip
+        return None
 
 
 def _claim(

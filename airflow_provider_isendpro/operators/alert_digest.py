@@ -26,7 +26,7 @@ class IsendproAlertDigestOperator(BaseOperator):
     :param throttle_scope: the notifiers' ``throttle_scope``: ``"dag"`` (this DAG, or ``scope_dag_id``),
         ``"global"`` or a custom key.
     :param scope_dag_id: with ``throttle_scope="dag"``, the DAG whose alerts to report (default: this one).
-    :param sender, nostop, max_segments, isendpro_conn_id: as for the notifier.
+    :param sender, nostop, max_segments, ucs2_overseas, isendpro_conn_id: as for the notifier.
     :param ledger_path, ledger_conn_id: the notifiers' ledger (default ``[isendpro]`` settings).
     """
 
@@ -42,6 +42,7 @@ class IsendproAlertDigestOperator(BaseOperator):
         sender: str | None = None,
         nostop: bool = False,
         max_segments: int = 1,
+        ucs2_overseas: bool = False,
         isendpro_conn_id: str = "isendpro_default",
         ledger_path: str | None = None,
         ledger_conn_id: str | None = None,
@@ -56,6 +57,7 @@ class IsendproAlertDigestOperator(BaseOperator):
         self.sender = validate_sender(sender) if sender else None
         self.nostop = nostop
         self.max_segments = max_segments
+        self.ucs2_overseas = ucs2_overseas
         self.isendpro_conn_id = isendpro_conn_id
         self.ledger_path = ledger_path
         self.ledger_conn_id = ledger_conn_id
@@ -68,6 +70,7 @@ class IsendproAlertDigestOperator(BaseOperator):
             self.to, dag_id=dag_id, throttle_scope=self.throttle_scope,
             isendpro_conn_id=self.isendpro_conn_id,
             sender=self.sender, nostop=self.nostop, max_segments=self.max_segments,
+            ucs2_overseas=self.ucs2_overseas,
             ledger_path=self.ledger_path, ledger_conn_id=self.ledger_conn_id, log=self.log,
         )  # fmt: skip
         if not result["texts"]:

@@ -183,7 +183,7 @@ def check_date_range(start: Any, end: Any) -> tuple[str, str]:
     return call.fields["date_deb"], call.fields["date_fin"]
 
 
-def statuses_path(destination: str) -> str:
+def details_path_for(destination: str) -> str:
     """``…/report.zip`` → ``…/report.statuses.json``: the statuses file beside the report."""
     base = destination[:-4] if destination.lower().endswith(".zip") else destination
     return base + ".statuses.json"
@@ -203,9 +203,9 @@ class CampaignReportOperator(BaseOperator):
          # with trackers:
          "trackers": {"requested": n, "found": k, "missing": n - k},
          "statuses": {"<tracker>": "<statut>" or None},   # None: not in the report
-         "statuses_path": None}
+         "details_path": None}
 
-    Beyond ``max_inline`` trackers, ``statuses`` is None and ``statuses_path`` names a JSON file written
+    Beyond ``max_inline`` trackers, ``statuses`` is None and ``details_path`` names a JSON file written
     beside the report (``report.zip`` → ``report.statuses.json``). A tracker seen on several rows keeps
     the last row's status. Dates are French wall time, as iSendPro expects.
 
@@ -346,12 +346,12 @@ class CampaignReportOperator(BaseOperator):
         found = len(seen)
         result["trackers"] = {"requested": len(wanted), "found": found, "missing": len(wanted) - found}
         if len(wanted) <= self.max_inline:
-            result["statuses"], result["statuses_path"] = wanted, None
+            result["statuses"], result["details_path"] = wanted, None
         else:
-            path = statuses_path(destination)
+            path = details_path_for(destination)
             write_text(path, json.dumps(wanted, ensure_ascii=False), self.destination_conn_id)
             self.log.info("%d tracker statuses written to %s", len(wanted), path)
-            result["statuses"], result["statuses_path"] = None, path
+            result["statuses"], result["details_path"] = None, path
         return result
 
     def _check_columns(

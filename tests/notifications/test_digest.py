@@ -83,3 +83,22 @@ def test_operator_declaration() -> None:
     assert tuple(op.template_fields) == ("to", "throttle_scope", "scope_dag_id", "isendpro_conn_id")
     with pytest.raises(Exception, match="throttle_scope"):
         IsendproAlertDigestOperator(task_id="d2", to=ONCALL, throttle_scope="")
+
+
+def test_an_invalid_connection_sender_is_left_out_and_the_digest_still_goes(
+    isendpro_emulator: IsendproEmulator,
+    ledger: str,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storm(ledger)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ISENDPRO_DEFAULT", isendpro_emulator.connection_json({"sender": "SENDER-NAME-TOO-LONG"})
+    )
+    result = send_alert_digest(ONCALL, dag_id="etl_sales", ledger_path=ledger, ucs2_overseas=True)
+    assert result["texts"] == [DIGEST]
+    request = isendpro_emulator.requests_to("/sms")[-1]
+    assert (request.body["num"], request.body["sms"]) == ("0612345678", DIGEST)
+    assert "emetteur" not in request.body  # sent without the refused sender (and so without a STOP mention)
+    assert "the connection's sender 'SENDER-NAME-TOO-LONG' is invalid" in caplog.text

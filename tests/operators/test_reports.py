@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_isendpro.errors import IsendproResponseError, IsendproValidationError
 from airflow_provider_isendpro.hooks.isendpro import IsendproHook
-from airflow_provider_isendpro.operators.reports import CampaignReportOperator, statuses_path, tracker_list
+from airflow_provider_isendpro.operators.reports import CampaignReportOperator, details_path_for, tracker_list
 from airflow_provider_isendpro.testing import IsendproEmulator
 from tests.dagruns import task_states, xcom_value
 
@@ -79,7 +79,7 @@ def test_parse_and_statuses_per_tracker(isendpro_emulator: IsendproEmulator, tmp
         "by_status": {"0": 2},
         "trackers": {"requested": 2, "found": 1, "missing": 1},
         "statuses": {"T1": "0", "T9": None},
-        "statuses_path": None,
+        "details_path": None,
     }
 
 
@@ -132,7 +132,7 @@ def test_many_trackers_go_to_a_file_beside_the_report(
     )
     result = op.execute({})
     path = str(tmp_path / "campagne.statuses.json")
-    assert (result["statuses"], result["statuses_path"]) == (None, path)
+    assert (result["statuses"], result["details_path"]) == (None, path)
     assert result["trackers"] == {"requested": 3, "found": 2, "missing": 1}
     assert json.loads(Path(path).read_text(encoding="utf-8")) == {"T1": "0", "T2": "0", "T3": None}
 
@@ -147,7 +147,7 @@ def test_object_storage_destination(isendpro_emulator: IsendproEmulator, memory_
     result = op.execute({})
     data = ObjectStoragePath("memory://reports/campagne.zip").read_bytes()
     assert data[:4] == b"PK\x03\x04" and result["size"] == len(data)
-    assert result["statuses_path"] == "memory://reports/campagne.statuses.json"
+    assert result["details_path"] == "memory://reports/campagne.statuses.json"
     statuses = ObjectStoragePath("memory://reports/campagne.statuses.json").read_text()
     assert json.loads(statuses) == {"T1": "0", "T2": "0"}
 
@@ -238,8 +238,8 @@ def test_trackers_from_send_results(tmp_path: Path) -> None:
     with pytest.raises(IsendproValidationError) as exc:
         tracker_list({"foo": 1})
     assert exc.value.field == "trackers"
-    assert statuses_path("s3://b/report.ZIP") == "s3://b/report.statuses.json"
-    assert statuses_path("/data/report") == "/data/report.statuses.json"
+    assert details_path_for("s3://b/report.ZIP") == "s3://b/report.statuses.json"
+    assert details_path_for("/data/report") == "/data/report.statuses.json"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,5 +300,5 @@ def test_dag_send_then_report_for_its_trackers(
         "by_status": {"0": 2},
         "trackers": {"requested": 2, "found": 2, "missing": 0},
         "statuses": dict.fromkeys(trackers, "0"),
-        "statuses_path": None,
+        "details_path": None,
     }
