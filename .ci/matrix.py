@@ -66,7 +66,7 @@ SMOKE_TESTS = (
 )
 SMOKE_SCOPE = "smoke tests"
 #: A bound per row, far above the measured times, so that a hung Airflow cannot stall CI.
-ROW_TIMEOUT = 1200
+ROW_TIMEOUT = 1800
 
 
 @dataclass(frozen=True)
@@ -265,11 +265,12 @@ def run_tests(row: Row, log: Path | None = None) -> None:
 
 
 def expected_seconds(row: Row) -> int:
-    """Roughly how long the row's tests take on 2 cores (CI, 2026-12-01): the order rows start in."""
+    """Roughly how long the row's tests take on 2 cores: the order rows start in. The core rows grew by
+    the ways-to-send matrix (353 s on Airflow 3.2, 286 s on 3.1, measured 2026-12-07)."""
     if row.tests == WHOLE_SUITE:
-        return 300
+        return 330
     if row.tests == CORE_TESTS:
-        return 250
+        return 600
     return 25 if row.airflow == "3.3" else 90  # dag.test() on Airflow 3.1/3.2 is several times slower
 
 
