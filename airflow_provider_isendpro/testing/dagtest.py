@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 #: Slots of a pool the kit creates because a task names it and it does not exist yet.
 DEFAULT_POOL_SLOTS = 16
-#: Lines of a failed task's traceback kept in :attr:`TaskFailure.log_tail`.
-LOG_TAIL_LINES = 20
+#: Lines of a failed try's log (its traceback included) kept in :attr:`TaskFailure.log_tail`.
+LOG_TAIL_LINES = 30
+#: Lines of the traceback kept in the log tail (the innermost frames and the error), after its first.
+TRACEBACK_LINES = 12
 LEDGER_ENV = "AIRFLOW__ISENDPRO__LEDGER_PATH"
 
 
@@ -51,7 +53,8 @@ class TaskFailure:
     message: str
     """``str(exception)``."""
     log_tail: str
-    """The last lines of the traceback, innermost frame last."""
+    """The try's last log lines (``[level] event``); the line that logged the exception (``[error] Task
+    failed with exception``) is followed by its traceback's innermost frames and the error."""
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
@@ -86,45 +89,83 @@ def _key(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
-def _failure(key: str, try_number: int, error: BaseException) -> TaskFailure:
+def _failure(key: str, try_number: int, error: BaseException, log: list[str]) -> TaskFailure:
     cls = type(error)
     name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    lines = "".join(traceback.format_exception(error)).rstrip("\n").splitlines()
     return TaskFailure(
         task=key,
         try_number=try_number,
         exception_type=name,
         message=str(error),
-        log_tail="\n".join(lines[-LOG_TAIL_LINES:]),
+        log_tail="\n".join(log[-LOG_TAIL_LINES:]),
         exception=error,
     )
 
 
+def _traceback(error: BaseException) -> list[str]:
+    """The traceback's first line and its last ``TRACEBACK_LINES`` (the innermost frames, the error)."""
+    lines = "".join(traceback.format_exception(error)).rstrip("\n").splitlines()
+    if len(lines) <= TRACEBACK_LINES + 1:
+        return lines
+    skipped = f"  ... ({len(lines) - TRACEBACK_LINES - 1} lines of outer frames)"
+    return [lines[0], skipped, *lines[-TRACEBACK_LINES:]]
+
+
+def _log_line(method: str, event: Any, error: BaseException | None) -> list[str]:
+    """A log event as ``[level] event``; the one carrying the exception is followed by its traceback."""
+    lines = [f"[{method}] {event.get('event', '')}"]
+    if error is not None and event.get("exc_info"):
+        lines += _traceback(error)
+    return lines
+
+
 @contextlib.contextmanager
 def _recording_task_errors() -> Iterator[dict[str, TaskFailure]]:
-    """Record the exception of every task try ``dag.test()`` runs.
+    """Record the exception and the log lines of every task try ``dag.test()`` runs.
 
     ``dag.test()`` (3.1 to 3.3) imports ``run_task_in_process`` from the supervisor module each time it
-    runs a task, and its result carries the try's ``error``: the kit wraps it for the run's duration.
+    runs a task, and its result carries the try's ``error``: the kit wraps it for the run's duration. The
+    try's log events are read by a structlog processor put first in the configured chain meanwhile (the
+    in-process task logs through it), so Airflow's own output is unchanged.
     """
+    import structlog
     from airflow.sdk.execution_time import supervisor
 
     errors: dict[str, TaskFailure] = {}
+    events: list[tuple[str, dict[str, Any]]] | None = None
     original = supervisor.run_task_in_process
 
+    def listen(logger: Any, method: str, event: Any) -> Any:
+        if events is not None and isinstance(event, dict):
+            events.append((method, dict(event)))
+        return event
+
     def recording(ti: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(ti, task, *args, **kwargs)
+        nonlocal events
+        events = []
+        try:
+            result = original(ti, task, *args, **kwargs)
+        finally:
+            seen, events = events, None
         error = getattr(result, "error", None)
         if isinstance(error, BaseException):
             key = _key(ti.task_id, ti.map_index)
-            errors[key] = _failure(key, int(ti.try_number), error)
+            log = [line for method, event in seen for line in _log_line(method, event, error)]
+            if not any(event.get("exc_info") for _, event in seen):  # the traceback, even if not logged
+                log += _traceback(error)
+            errors[key] = _failure(key, int(ti.try_number), error, log)
         return result
 
+    configured = structlog.get_config().get("processors")
+    processors: list[Any] = configured if isinstance(configured, list) else []
+    processors.insert(0, listen)
     supervisor.run_task_in_process = recording
     try:
         yield errors
     finally:
         supervisor.run_task_in_process = original
+        if listen in processors:
+            processors.remove(listen)
 
 
 @contextlib.contextmanager

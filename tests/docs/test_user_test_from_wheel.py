@@ -36,7 +36,8 @@ def run_and_check(isendpro_dag_test):
     assert [sms.tel for sms in result.sms] == ["0612345678"]
     failure = result.failures["load"]
     assert (failure.exception_type, failure.message) == ("ValueError", "bad row 42")
-    assert failure.log_tail.endswith("ValueError: bad row 42")
+    assert "[error] Task failed with exception" in failure.log_tail
+    assert "ValueError: bad row 42" in failure.log_tail.splitlines()
 
 
 def test_alert_a(isendpro_dag_test):

@@ -136,7 +136,14 @@ def test_a_failed_task_s_exception_is_in_the_result(isendpro_dag_test: DagTestKi
     assert (failure.task, failure.try_number) == ("load", 1)
     assert (failure.exception_type, failure.message) == ("ValueError", "bad row 42")
     assert str(failure) == "load (try 1): ValueError: bad row 42"
-    assert failure.log_tail.endswith('    raise ValueError("bad row 42")\nValueError: bad row 42')
+    tail = failure.log_tail.splitlines()
+    logged = tail.index("[error] Task failed with exception")  # the traceback follows the line logging it
+    assert tail[logged + 1] == "Traceback (most recent call last):"
+    end = tail.index("ValueError: bad row 42")
+    assert tail[end - 1] == '    raise ValueError("bad row 42")'
+    assert "[info] iSendPro alert sent to 06****5678 via connection 'isendpro_default'" in "\n".join(
+        tail[end:]
+    )  # then the try's callback
     assert isinstance(failure.exception, ValueError)
 
 
