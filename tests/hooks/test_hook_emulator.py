@@ -81,6 +81,20 @@ def test_test_connection_when_nothing_listens(monkeypatch: pytest.MonkeyPatch) -
     )
 
 
+def test_test_connection_to_a_wrong_path_says_check_the_path_not_the_key(
+    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = isendpro_emulator.base_url.replace("/cgi-bin", "/cgi-bn")
+    set_conn(monkeypatch, isendpro_emulator, "isendpro_path", host=wrong)
+
+    assert IsendproHook("isendpro_path", retry=NO_RETRY).test_connection() == (
+        False,
+        f"getCredit (POST /credit): {wrong}/credit answered HTTP 404 with an unreadable body (an HTML page); "
+        "this does not look like iSendPro's API: check the base URL's path (iSendPro: "
+        "https://apirest.isendpro.com/cgi-bin; the local emulator: http://127.0.0.1:8025/cgi-bin)",
+    )
+
+
 def test_the_hook_client_sends_through_the_connection(
     isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
