@@ -153,6 +153,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines of ``/campagne`` carry the keyid in the URL."""
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard handler's answer to a request it cannot parse (a TLS handshake sent to this
+        plain-http server, a line too long): logged like every answer, without the line (it may hold
+        the keyid)."""
+        why = {
+            400: "not an HTTP request (https sent to this plain-http server?)",
+            414: "request line too long",
+        }
+        self.server.emulator._log_line(f"(unreadable request) -> {code}: {why.get(code, 'refused')}")
+        super().send_error(code, message, explain)
+
     def do_GET(self) -> None:
         self._handle()
 

@@ -58,3 +58,22 @@ def test_404s_are_logged_with_why(isendpro_emulator: IsendproEmulator) -> None:
         "POST /cgi-bin/nope -> 404: no such API operation",
         "POST /cgi-bn/credit -> 404: not an API path (the API is under /cgi-bin/)",
     ]
+
+
+def test_a_tls_handshake_to_the_plain_http_emulator_is_logged(isendpro_emulator: IsendproEmulator) -> None:
+    import socket
+
+    lines: list[str] = []
+    isendpro_emulator.request_log = lines.append
+    try:
+        with socket.create_connection(("127.0.0.1", isendpro_emulator.port), timeout=5) as sock:
+            sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(4096):  # the emulator answers, then closes: the line is logged by then
+                answer += chunk
+    finally:
+        isendpro_emulator.request_log = None
+    assert b"Error code: 400" in answer  # an HTTP/0.9-style answer: the request line had no version
+    assert lines == [
+        "(unreadable request) -> 400: not an HTTP request (https sent to this plain-http server?)"
+    ]
