@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow_provider_isendpro.testing.dagtest import sync_dag
 
-__all__ = ["serialized_versions", "sync_dag", "task_states", "try_numbers", "xcom_value"]
+__all__ = ["ended_at", "serialized_versions", "sync_dag", "task_states", "try_numbers", "xcom_value"]
 
 
 def serialized_versions(dag_id: str) -> int:
@@ -75,3 +75,16 @@ def forget_all_dags() -> None:
         )
     for dag_id in dag_ids:
         delete_dag(dag_id, keep_records_in_log=False)
+
+
+def ended_at(run: Any, task_id: str | None = None, map_index: int = -1, zone: str = "UTC") -> str:
+    """When a task instance of ``run`` ended (the run itself when ``task_id`` is None), as alerts write
+    it: ``2026-12-07 14:05 UTC`` (``... 15:05 CET`` in ``Europe/Paris``), read back from the metadata DB."""
+    import zoneinfo
+
+    end = run.end_date
+    if task_id is not None:
+        tis = run.get_task_instances()
+        [end] = [ti.end_date for ti in tis if ti.task_id == task_id and ti.map_index == map_index]
+    local = end.astimezone(zoneinfo.ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"

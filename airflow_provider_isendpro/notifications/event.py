@@ -63,14 +63,49 @@ def _as_datetime(value: Any) -> dt.datetime | None:
     return None
 
 
-def format_when(value: Any) -> str:
-    """``2026-01-01 03:00 UTC``: short, unambiguous, GSM-7. Naive datetimes are taken as UTC."""
+def _now() -> dt.datetime:
+    """The time of an alert whose context holds none (a module function so that tests can freeze it)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def alert_zone(name: Any) -> dt.tzinfo:
+    """The zone alert times are written in: an IANA name (``"Europe/Paris"``), ``"UTC"`` or a tzinfo.
+
+    :raises IsendproValidationError: an unknown zone name.
+    """
+    if isinstance(name, dt.tzinfo):
+        return name
+    import zoneinfo
+
+    from airflow_provider_isendpro.errors import IsendproValidationError
+
+    try:
+        return zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise IsendproValidationError(
+            field="timezone", value=name, rule='must be an IANA time zone such as "UTC" or "Europe/Paris"'
+        ) from None
+
+
+def format_when(value: Any, zone: dt.tzinfo = dt.timezone.utc) -> str:
+    """``2026-01-01 03:00 UTC`` (``2026-01-01 04:00 CET`` in ``Europe/Paris``): short, unambiguous,
+    GSM-7. Naive datetimes are taken as UTC."""
     when = _as_datetime(value)
     if when is None:
         return ""
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    local = when.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+
+
+def _failed_at(*candidates: Any) -> Any:
+    """The first time the context holds (the task's or run's end), else now: when the failure happened,
+    never the run's logical date (which may be months before)."""
+    for value in candidates:
+        if _as_datetime(value) is not None:
+            return value
+    return _now()
 
 
 def _one_line(text: str) -> str:
@@ -198,8 +233,11 @@ class AlertEvent:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
-def describe_event(context: Any) -> AlertEvent:
-    """Read an :class:`AlertEvent` from a task, DAG or deadline callback context (never raises)."""
+def describe_event(context: Any, zone: dt.tzinfo = dt.timezone.utc) -> AlertEvent:
+    """Read an :class:`AlertEvent` from a task, DAG or deadline callback context (never raises).
+
+    Its time is the failure's own, in ``zone``: the task's end (task callbacks), the run's end, else the
+    last task's (DAG callbacks), the deadline (Deadline Alerts), else now."""
     dag_run = context.get("dag_run")
     if "deadline" in context:
         deadline = context.get("deadline") or {}
@@ -211,7 +249,7 @@ def describe_event(context: Any) -> AlertEvent:
             run_id=None if run_id is None else str(run_id),
             state="missed",
             detail=f"run {run_id}" if run_id else "",
-            when=format_when(_get(deadline, "deadline_time")),
+            when=format_when(_failed_at(_get(deadline, "deadline_time")), zone),
             url=_run_url(dag_id, str(run_id)) if run_id else None,
             deadline_id=None if _get(deadline, "id") is None else str(_get(deadline, "id")),
         )
@@ -219,9 +257,6 @@ def describe_event(context: Any) -> AlertEvent:
     dag = context.get("dag")
     dag_id = str(_get(ti, "dag_id") or _get(dag, "dag_id") or _get(dag_run, "dag_id") or "?")
     run_id = context.get("run_id") or _get(ti, "run_id") or _get(dag_run, "run_id")
-    when = format_when(
-        context.get("logical_date") or _get(dag_run, "logical_date") or _get(dag_run, "run_after")
-    )
     if ti is not None and "reason" not in context:
         map_index = _get(ti, "map_index")
         try_number = _get(ti, "try_number")
@@ -241,7 +276,7 @@ def describe_event(context: Any) -> AlertEvent:
             max_tries=max_tries if isinstance(max_tries, int) else None,
             state=_state_name(_get(ti, "state")),
             detail=exception_summary(context_exception(context)),
-            when=when,
+            when=format_when(_failed_at(_get(ti, "end_date")), zone),
             url=url,
         )
     reason = context.get("reason") or _state_name(_get(dag_run, "state"))
@@ -256,6 +291,6 @@ def describe_event(context: Any) -> AlertEvent:
         run_id=None if run_id is None else str(run_id),
         state=None if reason is None else str(reason),
         detail=detail,
-        when=when,
+        when=format_when(_failed_at(_get(dag_run, "end_date"), _get(ti, "end_date")), zone),
         url=_run_url(dag_id, str(run_id)) if run_id else None,
     )

@@ -31,6 +31,7 @@ from airflow_provider_isendpro.notifications.context import add_accessors, async
 from airflow_provider_isendpro.notifications.delivery import AlertDelivery
 from airflow_provider_isendpro.notifications.event import (
     AlertEvent,
+    alert_zone,
     context_exception,
     describe_event,
     exception_summary,
@@ -112,6 +113,9 @@ class IsendproNotifier(BaseNotifier):
         :mod:`~airflow_provider_isendpro.notifications.storage`).
     :param ledger_conn_id: Airflow connection for an object-storage ``ledger_path`` (default
         ``[isendpro] ledger_conn_id``).
+    :param timezone: the zone of the failure's time in the default text (``"Europe/Paris"`` gives
+        ``2026-12-07 16:05 CET``); the time is the task's end (the run's for DAG callbacks, the deadline
+        for Deadline Alerts), else the time of the callback. Default ``"UTC"``.
     """
 
     template_fields: Sequence[str] = ("to", "text", "sender", "isendpro_conn_id")
@@ -135,6 +139,7 @@ class IsendproNotifier(BaseNotifier):
         ledger_conn_id: str | None = None,
         throttle: str | dt.timedelta | float | None = DEFAULT_THROTTLE,
         throttle_scope: str = "dag",
+        timezone: str | dt.tzinfo = "UTC",
         **kwargs: Any,
     ) -> None:
         from airflow_provider_isendpro.sms import ISENDPRO_MAX_SEGMENTS
@@ -168,6 +173,8 @@ class IsendproNotifier(BaseNotifier):
         self.throttle = throttle
         self.throttle_seconds = parse_throttle(throttle)
         self.throttle_scope = check_scope(throttle_scope)
+        self.timezone = timezone
+        self.zone = alert_zone(timezone)
         super().__init__(**kwargs)
 
     # -- entry points -----------------------------------------------------------------------------------
@@ -379,7 +386,7 @@ class IsendproNotifier(BaseNotifier):
 
     def _send_sync(self, context: Context) -> None:
         rendered, ctx = self._rendered(context)
-        event = describe_event(ctx)
+        event = describe_event(ctx, self.zone)
         if rendered._should_skip(event):
             return
         try:
@@ -420,7 +427,7 @@ class IsendproNotifier(BaseNotifier):
 
     async def _send_async(self, context: Context) -> None:
         rendered, ctx = self._rendered(context)
-        event = describe_event(ctx)
+        event = describe_event(ctx, self.zone)
         if rendered._should_skip(event):
             return
         try:

@@ -13,7 +13,7 @@ import structlog
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import IsendproEmulator
 from tests.compat import failure_alert_tail
-from tests.dagruns import serialized_versions, task_states, xcom_value
+from tests.dagruns import ended_at, serialized_versions, task_states, xcom_value
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_alerting_texts_on_call_and_team_lead(
     assert [(s.tel, s.text, s.sender) for s in isendpro_emulator.sent] == [
         (
             "0612345678",
-            "[Airflow] isendpro_alerting.load failed (try 1/1) at 2026-01-01 03:00 UTC"
+            f"[Airflow] isendpro_alerting.load failed (try 1/1) at {ended_at(run, 'load')}"
             + failure_alert_tail(
                 'ValueError: warehouse rejected the batch: duplicate key "sales_pkey" (id=42)'
             ),

@@ -15,6 +15,8 @@ from airflow_provider_isendpro.testing import IsendproEmulator
 
 LOGICAL_DATE = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.timezone.utc)
 RUN_ID = "scheduled__2026-01-01T03:00:00+00:00"
+#: "Now" for alerts whose context holds no end date (DAG-level and bare contexts): see ``_frozen_now``.
+NOW = dt.datetime(2026, 12, 7, 14, 5, tzinfo=dt.timezone.utc)
 
 
 def fake_ti(**changes: Any) -> SimpleNamespace:
@@ -27,6 +29,9 @@ def fake_ti(**changes: Any) -> SimpleNamespace:
         "try_number": 1,
         "max_tries": 0,
         "state": "failed",
+        # The texts of most tests read "at 2026-01-01 03:00 UTC": the try ended at the logical date.
+        # test_event_text.py covers an end date months after the logical date, and none at all.
+        "end_date": LOGICAL_DATE,
         "log_url": "http://localhost:8080/dags/etl_sales/runs/x/tasks/load?try_number=1",
     }
     values.update(changes)
@@ -49,6 +54,14 @@ def task_context(exception: BaseException | str | None = None, **ti_changes: Any
 @pytest.fixture
 def ledger(tmp_path: Path) -> str:
     return str(tmp_path / "ledger")
+
+
+@pytest.fixture(autouse=True)
+def _frozen_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The alert's "now" (its time when the context holds none) is :data:`NOW`."""
+    from airflow_provider_isendpro.notifications import event
+
+    monkeypatch.setattr(event, "_now", lambda: NOW)
 
 
 @pytest.fixture(autouse=True)

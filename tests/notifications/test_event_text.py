@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_isendpro.errors import IsendproValidationError
+from airflow_provider_isendpro.notifications.event import alert_zone
 from airflow_provider_isendpro.notifications.sms import (
     MIN_DETAIL_WITH_LINK,
     AlertEvent,
@@ -89,11 +91,25 @@ def test_task_headlines() -> None:
     assert headline(state=None) == HEAD
 
 
-def test_task_context_without_logical_date_uses_the_run() -> None:
-    context = task_context(None)
-    context["logical_date"] = None
-    context["dag_run"] = SimpleNamespace(logical_date=None, run_after=dt.datetime(2026, 2, 3, 4, 5))
-    assert describe_event(context).when == "2026-02-03 04:05 UTC"  # naive: taken as UTC
+def test_the_alert_tells_when_the_task_failed_not_the_logical_date() -> None:
+    # issue 20: "failed (try 1/1) at 2026-03-04 00:00 UTC" for a task that failed on 2026-12-07
+    context = task_context(None, end_date=dt.datetime(2026, 12, 7, 13, 58, 41, tzinfo=dt.timezone.utc))
+    assert describe_event(context).headline() == (
+        "[Airflow] etl_sales.load failed (try 1/1) at 2026-12-07 13:58 UTC"
+    )
+    paris = describe_event(context, zone=alert_zone("Europe/Paris"))
+    assert paris.headline() == "[Airflow] etl_sales.load failed (try 1/1) at 2026-12-07 14:58 CET"
+    summer = task_context(None, end_date="2026-07-01T03:30:00+00:00")  # a JSON context: a string
+    assert describe_event(summer, zone=alert_zone("Europe/Paris")).when == "2026-07-01 05:30 CEST"
+    naive = task_context(None, end_date=dt.datetime(2026, 2, 3, 4, 5))  # naive: taken as UTC
+    assert describe_event(naive).when == "2026-02-03 04:05 UTC"
+    # No end date in the context (a callback fired before Airflow set it): the callback's own time.
+    assert describe_event(task_context(None, end_date=None)).when == "2026-12-07 14:05 UTC"  # NOW
+
+
+def test_unknown_time_zone_is_refused_at_parse_time() -> None:
+    with pytest.raises(IsendproValidationError, match="timezone"):
+        alert_zone("Europe/Lutece")
 
 
 def test_log_url_that_raises_is_left_out() -> None:
@@ -126,10 +142,10 @@ def test_dag_context_from_the_dag_processor() -> None:
 @pytest.mark.parametrize(
     ("reason", "headline"),
     [
-        ("timed_out", "[Airflow] DAG etl_sales timed out"),
-        ("all_tasks_deadlocked", "[Airflow] DAG etl_sales failed (tasks deadlocked)"),
-        ("success", "[Airflow] DAG etl_sales succeeded"),
-        ("odd", "[Airflow] DAG etl_sales is odd"),
+        ("timed_out", "[Airflow] DAG etl_sales timed out at 2026-12-07 14:05 UTC"),
+        ("all_tasks_deadlocked", "[Airflow] DAG etl_sales failed (tasks deadlocked) at 2026-12-07 14:05 UTC"),
+        ("success", "[Airflow] DAG etl_sales succeeded at 2026-12-07 14:05 UTC"),
+        ("odd", "[Airflow] DAG etl_sales is odd at 2026-12-07 14:05 UTC"),
     ],
 )
 def test_dag_reasons(reason: str, headline: str) -> None:
@@ -140,8 +156,8 @@ def test_dag_reasons(reason: str, headline: str) -> None:
 
 def test_bare_dag_context_as_in_a_direct_call() -> None:
     event = describe_event({"dag": SimpleNamespace(dag_id="d")})
-    assert event == AlertEvent(level="dag", dag_id="d")
-    assert event.headline() == "[Airflow] DAG d run finished"
+    assert event == AlertEvent(level="dag", dag_id="d", when="2026-12-07 14:05 UTC")  # now
+    assert event.headline() == "[Airflow] DAG d run finished at 2026-12-07 14:05 UTC"
     assert event.dedupe_key(["0612345678"]) is None  # no run: nothing to de-duplicate on
 
 
@@ -153,12 +169,13 @@ def test_dag_context_state_from_dag_run_and_exception() -> None:
             state=SimpleNamespace(value="failed"),
             logical_date=None,
             run_after=LOGICAL_DATE,
+            end_date=dt.datetime(2026, 12, 7, 13, 59, tzinfo=dt.timezone.utc),
         ),
         "exception": KeyError("x"),
     }  # fmt: skip
     event = describe_event(context)
     assert (event.level, event.dag_id, event.run_id, event.state) == ("dag", "d", "r", "failed")
-    assert (event.detail, event.when) == ("KeyError: 'x'", "2026-01-01 03:00 UTC")
+    assert (event.detail, event.when) == ("KeyError: 'x'", "2026-12-07 13:59 UTC")  # the run's end
 
 
 def test_deadline_context_as_the_triggerer_passes_it() -> None:
@@ -179,11 +196,13 @@ def test_deadline_context_as_the_triggerer_passes_it() -> None:
         deadline_id="0199-abc",
     )
     assert event.headline() == "[Airflow] DAG etl_sales missed its deadline at 2026-01-01 03:30 UTC"
+    paris = describe_event(context, zone=alert_zone("Europe/Paris"))
+    assert paris.headline() == "[Airflow] DAG etl_sales missed its deadline at 2026-01-01 04:30 CET"
 
 
 def test_deadline_context_without_details() -> None:
     event = describe_event({"deadline": None, "dag_run": None})
-    assert event == AlertEvent(level="deadline", dag_id="?", state="missed")
+    assert event == AlertEvent(level="deadline", dag_id="?", state="missed", when="2026-12-07 14:05 UTC")
 
 
 def test_dedupe_key_tells_events_and_recipients_apart() -> None:

@@ -701,7 +701,10 @@ def test_attributes_that_raise_are_treated_as_missing(isendpro_emulator: Isendpr
             raise RuntimeError("needs the API server")
 
     IsendproNotifier(to=ONCALL, dedupe=False, include_link=False)({"ti": Ti(), "run_id": "r"})
-    assert [s.text for s in isendpro_emulator.sent] == ["[Airflow] d.t failed (try 1/1)"]
+    # no end date in the context: the time of the callback (NOW)
+    assert [s.text for s in isendpro_emulator.sent] == [
+        "[Airflow] d.t failed (try 1/1) at 2026-12-07 14:05 UTC"
+    ]
 
 
 def test_async_skips_and_aborts(isendpro_emulator: IsendproEmulator) -> None:

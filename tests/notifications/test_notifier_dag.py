@@ -13,6 +13,7 @@ from airflow_provider_isendpro.notifications.sms import IsendproNotifier
 from airflow_provider_isendpro.sms import count_segments
 from airflow_provider_isendpro.testing import IsendproEmulator
 from tests.compat import failure_alert_tail
+from tests.dagruns import ended_at
 from tests.notifications.conftest import LOGICAL_DATE
 
 pytestmark = pytest.mark.integration
@@ -46,13 +47,19 @@ def states(run: Any) -> dict[str, str]:
 def test_task_failure_texts_on_call(
     isendpro_emulator: IsendproEmulator, run_dag: Callable[..., Any], tmp_path: Any
 ) -> None:
-    run = run_dag(failing_dag("notifier_task_failure", ledger_path=str(tmp_path), include_link=False))
+    run = run_dag(
+        failing_dag(
+            "notifier_task_failure", ledger_path=str(tmp_path), include_link=False, timezone="Europe/Paris"
+        )
+    )
     assert str(run.state) == "failed"
     assert states(run) == {"load": "failed", "report": "upstream_failed"}
     [sms] = isendpro_emulator.sent
     assert sms.tel == "0612345678"
     assert sms.text == (
-        "[Airflow] notifier_task_failure.load failed (try 1/1) at 2026-01-01 03:00 UTC"
+        # the time the task failed (not the run's logical date, 2026-01-01), in the zone asked for
+        "[Airflow] notifier_task_failure.load failed (try 1/1) at "
+        + ended_at(run, "load", zone="Europe/Paris")
         + failure_alert_tail("ValueError: warehouse rejected 3 rows")
     )
     assert count_segments(sms.text)[2] == 1 and sms.segments == 1
@@ -66,7 +73,7 @@ def test_retry_then_final_failure_with_only_on_final_failure(
     assert states(run) == {"load": "failed", "report": "upstream_failed"}
     [sms] = isendpro_emulator.sent  # the retry (try 1) was not texted
     assert sms.text.startswith(
-        "[Airflow] notifier_final_only.load failed (try 2/2) at 2026-01-01 03:00 UTC"
+        f"[Airflow] notifier_final_only.load failed (try 2/2) at {ended_at(run, 'load')}"
         + failure_alert_tail("ValueError")
     )
 
@@ -114,7 +121,7 @@ def test_dag_level_notifier_also_fires_under_dag_test(
     run = run_dag(dag)
     assert str(run.state) == "failed"
     assert [(s.tel, s.text) for s in isendpro_emulator.sent] == [
-        ("0698765432", "[Airflow] DAG notifier_dag_level failed at 2026-01-01 03:00 UTC: task extract failed")
+        ("0698765432", f"[Airflow] DAG notifier_dag_level failed at {ended_at(run)}: task extract failed")
     ]
 
 
@@ -146,7 +153,7 @@ def test_local_ledger_under_celery_still_texts_on_call(
     [sms] = isendpro_emulator.sent
     assert sms.tel == "0612345678"
     assert sms.text == (
-        "[Airflow] notifier_celery_local_ledger.load failed (try 1/1) at 2026-01-01 03:00 UTC"
+        f"[Airflow] notifier_celery_local_ledger.load failed (try 1/1) at {ended_at(run, 'load')}"
         + failure_alert_tail("ValueError: warehouse rejected 3 rows")
     )
     ledger = tmp_path / "isendpro" / "ledger"

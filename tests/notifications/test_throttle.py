@@ -263,8 +263,8 @@ def test_dag_level_and_deadline_paths_obey_the_same_throttle(
     clock.now += 600
     asyncio.run(notifier.async_notify({**deadline, "deadline": {"id": "0199-abd"}}))  # async path sends too
     assert isendpro_emulator.sent[1].text == (
-        "[Airflow] DAG etl_sales missed its deadline: run manual__1 (+2 more since 03:02: DAG etl_sales, DAG "
-        "etl_sales deadline)"
+        "[Airflow] DAG etl_sales missed its deadline at 2026-12-07 14:05 UTC: run manual__1 (+2 more since "
+        "03:02: DAG etl_sales, DAG etl_sales deadline)"
     )
 
 
