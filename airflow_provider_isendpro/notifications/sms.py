@@ -37,6 +37,14 @@ from airflow_provider_isendpro.notifications.event import (
     exception_summary,
     format_when,
 )
+from airflow_provider_isendpro.notifications.fallback import (
+    NOT_BUILT,
+    acall_fallbacks,
+    call_fallbacks,
+    check_fallbacks,
+    failure_reason,
+    refused_every,
+)
 from airflow_provider_isendpro.notifications.marker import PENDING_GRACE_SECONDS, AlertMarker
 from airflow_provider_isendpro.notifications.text import (
     MIN_DETAIL_WITH_LINK,
@@ -113,6 +121,11 @@ class IsendproNotifier(BaseNotifier):
         :mod:`~airflow_provider_isendpro.notifications.storage`).
     :param ledger_conn_id: Airflow connection for an object-storage ``ledger_path`` (default
         ``[isendpro] ledger_conn_id``).
+    :param fallback: a notifier (any Airflow notifier, e.g. the SMTP provider's, or a second
+        ``IsendproNotifier`` on another connection), a callable taking the context, or a list of them:
+        called with the same context when the SMS could not go (see
+        :mod:`~airflow_provider_isendpro.notifications.fallback`). Never raises into Airflow.
+    :param fallback_on_unknown: call the fallbacks also when the SMS is in doubt (sent, no answer).
     :param timezone: the zone of the failure's time in the default text (``"Europe/Paris"`` gives
         ``2026-12-07 16:05 CET``); the time is the task's end (the run's for DAG callbacks, the deadline
         for Deadline Alerts), else the time of the callback. Default ``"UTC"``.
@@ -140,6 +153,8 @@ class IsendproNotifier(BaseNotifier):
         throttle: str | dt.timedelta | float | None = DEFAULT_THROTTLE,
         throttle_scope: str = "dag",
         timezone: str | dt.tzinfo = "UTC",
+        fallback: Any = None,
+        fallback_on_unknown: bool = False,
         **kwargs: Any,
     ) -> None:
         from airflow_provider_isendpro.sms import ISENDPRO_MAX_SEGMENTS
@@ -175,6 +190,8 @@ class IsendproNotifier(BaseNotifier):
         self.throttle_scope = check_scope(throttle_scope)
         self.timezone = timezone
         self.zone = alert_zone(timezone)
+        self.fallback = check_fallbacks(fallback)
+        self.fallback_on_unknown = fallback_on_unknown
         super().__init__(**kwargs)
 
     # -- entry points -----------------------------------------------------------------------------------
@@ -193,22 +210,26 @@ class IsendproNotifier(BaseNotifier):
         return self.async_notify(self.context).__await__()
 
     def notify(self, context: Context) -> None:
-        """Render, fit and send the alert (blocking). Never raises: failures are logged."""
+        """Render, fit and send the alert (blocking); the fallbacks when it did not go. Never raises."""
         try:
-            self._send_sync(context)
+            failure = self._send_sync(context)
         except _Aborted:
-            pass
+            failure = NOT_BUILT
         except Exception as exc:  # rendering or context problems: nothing was sent
-            self._delivery().log_failure(exc)
+            failure = self._failed(exc)
+        if failure is not None and self.fallback:
+            call_fallbacks(self.fallback, context, failure, self.log)
 
     async def async_notify(self, context: Context) -> None:
         """The same as :meth:`notify` on the async client, for the triggerer. Never raises."""
         try:
-            await self._send_async(context)
+            failure = await self._send_async(context)
         except _Aborted:
-            pass
+            failure = NOT_BUILT
         except Exception as exc:
-            self._delivery().log_failure(exc)
+            failure = self._failed(exc)
+        if failure is not None and self.fallback:
+            await acall_fallbacks(self.fallback, context, failure, self.log)
 
     # -- rendering --------------------------------------------------------------------------------------
 
@@ -384,19 +405,20 @@ class IsendproNotifier(BaseNotifier):
 
     # -- sending ----------------------------------------------------------------------------------------
 
-    def _send_sync(self, context: Context) -> None:
+    def _send_sync(self, context: Context) -> str | None:
+        """Why the alert did not go (for the fallbacks), or None."""
         rendered, ctx = self._rendered(context)
         event = describe_event(ctx, self.zone)
         if rendered._should_skip(event):
-            return
+            return None
         try:
-            rendered._deliver_sync(event)
+            return rendered._deliver_sync(event)
         except _Aborted:
-            return
+            return NOT_BUILT
         except Exception as exc:
-            rendered._delivery().log_failure(exc)
+            return rendered._failed(exc)
 
-    def _deliver_sync(self, event: AlertEvent) -> None:
+    def _deliver_sync(self, event: AlertEvent) -> str | None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
         storage = self._storage()
@@ -406,7 +428,7 @@ class IsendproNotifier(BaseNotifier):
             plan = self._plan(event, default_sender)
             marker = self._marker(storage, event, plan)
             if marker is not None and not marker.claim(plan):
-                return
+                return None
             gate = self._gate(storage, event)
             sends = self._groups(gate, event, plan)
             delivery = self._delivery()
@@ -422,22 +444,23 @@ class IsendproNotifier(BaseNotifier):
                     delivery.release(gate, admissions)
                 results.append((part, result))
             delivery.settle(marker, plan, results)
+            return refused_every(results)
         finally:
             hook.close()
 
-    async def _send_async(self, context: Context) -> None:
+    async def _send_async(self, context: Context) -> str | None:
         rendered, ctx = self._rendered(context)
         event = describe_event(ctx, self.zone)
         if rendered._should_skip(event):
-            return
+            return None
         try:
-            await rendered._deliver_async(event)
+            return await rendered._deliver_async(event)
         except _Aborted:
-            return
+            return NOT_BUILT
         except Exception as exc:
-            rendered._delivery().log_failure(exc)
+            return rendered._failed(exc)
 
-    async def _deliver_async(self, event: AlertEvent) -> None:
+    async def _deliver_async(self, event: AlertEvent) -> str | None:
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
         storage = self._storage()
@@ -449,7 +472,7 @@ class IsendproNotifier(BaseNotifier):
         marker = self._marker(storage, event, plan)
         # Marker and throttle storage is file or object-storage I/O: keep it off the triggerer's loop.
         if marker is not None and not await asyncio.to_thread(marker.claim, plan):
-            return
+            return None
         gate = self._gate(storage, event)
         sends = await asyncio.to_thread(self._groups, gate, event, plan)
         delivery = self._delivery()
@@ -466,6 +489,12 @@ class IsendproNotifier(BaseNotifier):
                     await asyncio.to_thread(delivery.release, gate, admissions)
                 results.append((part, result))
         await asyncio.to_thread(delivery.settle, marker, plan, results)
+        return refused_every(results)
+
+    def _failed(self, exc: Exception) -> str | None:
+        """Log why the alert did not go; return the reason for the fallbacks (None: it may have gone)."""
+        self._delivery().log_failure(exc)
+        return failure_reason(exc, on_unknown=self.fallback_on_unknown)
 
     def _delivery(self) -> AlertDelivery:
         return AlertDelivery(
