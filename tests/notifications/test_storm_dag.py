@@ -61,7 +61,7 @@ def test_200_mapped_failures_send_two_sms_per_recipient(
         first,
     )
     assert match, first
-    assert match.group(2) == ended_at(run, "load", int(match.group(1)))  # when that task failed
+    assert match.group(2) == ended_at(run, "load", int(match.group(1)), seen=first)  # when that task failed
     rest = index_ranges(i for i in range(200) if i != int(match.group(1)))
     for texts in by_number.values():
         assert len(texts) == 2
