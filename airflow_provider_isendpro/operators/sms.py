@@ -437,8 +437,12 @@ class SendSmsOperator(BaseOperator):
                         out.extend(_spliced(_as_recipients(self._render_string(item, context, env))))
                     else:
                         out.append(item)
-                elif isinstance(item, (int, Mapping)) or item is None or id(item) in seen:
-                    out.append(item)
+                elif (
+                    isinstance(item, (int, float, bytes, list, tuple, Mapping))
+                    or item is None
+                    or id(item) in seen
+                ):
+                    out.append(item)  # data: a list written inside the list is not a number, and is refused
                 else:  # an XComArg (or anything else Airflow knows how to resolve)
                     out.extend(_spliced(self.render_template(item, context, env, seen)))
             return out

@@ -74,6 +74,7 @@ FOUND = [
     ("send_sms_operator", {"region": ["FR"]}),  # TypeError: unhashable type: 'list'
     ("send_sms_operator", {"send_at": 0}),  # falsy: sent at once instead of refused
     ("send_sms_operator", {"recipients": [{"number": "0612345678", "x": " "}], "text": "{{ recipient.x }}"}),
+    ("send_sms_operator", {"recipients": [["0612345678"]]}),  # spliced as if an XComArg's list, and sent
     ("client_send", {"text": "\n\n"}),  # a blank SMS, billed all the same
     ("hlr_operator", {"numbers": ["0612345678"], "region": ["FR"]}),  # TypeError
     ("hlr_operator", {"numbers": True}),  # refused as 'recipients', not 'numbers'
