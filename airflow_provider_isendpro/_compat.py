@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "conf",
     "dagbag_module",
@@ -22,14 +23,18 @@ except ImportError:  # Airflow 3.1 (task-sdk 1.1): common-compat re-exports the 
     from airflow.providers.common.compat.sdk import conf as _conf
 
 try:  # task-sdk >= 1.2
+    from airflow.sdk.exceptions import AirflowSensorTimeout as _SensorTimeout
     from airflow.sdk.exceptions import AirflowSkipException as _Skip
 except ImportError:  # Airflow 3.1
+    from airflow.providers.common.compat.sdk import AirflowSensorTimeout as _SensorTimeout
     from airflow.providers.common.compat.sdk import AirflowSkipException as _Skip
 
 #: Airflow's configuration (``airflow.cfg`` and ``AIRFLOW__SECTION__KEY`` variables).
 conf: Any = _conf
 #: Raise it to end a task as skipped.
 AirflowSkipException: type[Exception] = _Skip
+#: A sensor's timeout (``soft_fail`` turns it into a skip).
+AirflowSensorTimeout: type[Exception] = _SensorTimeout
 
 
 def dagbag_module() -> Any:
