@@ -57,6 +57,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "notifications": ["airflow_provider_isendpro.notifications.sms.IsendproNotifier"],
+        # Mounts the delivery-receipt receiver on the API server at /isendpro (docs/receipts.md).
+        "plugins": [
+            {
+                "name": "isendpro_receipts",
+                "plugin-class": "airflow_provider_isendpro.receipts.plugin.IsendproReceiptsPlugin",
+            }
+        ],
         "config": {
             "isendpro": {
                 "description": "iSendPro provider settings.",
@@ -88,6 +95,65 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "boolean",
                         "example": "True",
                         "default": "False",
+                    },
+                    "dlr_secret": {
+                        "description": "Secret part of the delivery-report URL set in iSendPro's customer "
+                        "area (https://<api-server>/isendpro/dlr/<secret>): 16 to 256 characters from A-Z, "
+                        "a-z, 0-9 and . _ ~ -. Empty: the receiver refuses every callback and the delivery "
+                        "sensor polls the /campagne report instead.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "sensitive": True,
+                        "example": '(python -c "import secrets; print(secrets.token_urlsafe(32))")',
+                        "default": "",
+                    },
+                    "dlr_allowed_networks": {
+                        "description": "Comma-separated addresses or CIDRs allowed to call the receiver. "
+                        "Behind a reverse proxy the caller is the proxy unless the API server runs with "
+                        "--proxy-headers and trusts it. Empty: any address (the secret still applies).\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "203.0.113.0/24, 2001:db8::/32",
+                        "default": "",
+                    },
+                    "dlr_method": {
+                        "description": "HTTP method of iSendPro's callbacks: GET, POST (form body) or ANY. "
+                        "Other methods get 405.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "ANY",
+                        "default": "GET",
+                    },
+                    "dlr_number_param": {
+                        "description": "Callback parameter holding the phone number.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "tel",
+                        "default": "tel",
+                    },
+                    "dlr_status_param": {
+                        "description": "Callback parameter holding iSendPro's delivery status code.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "statut",
+                        "default": "statut",
+                    },
+                    "dlr_tracker_param": {
+                        "description": "Callback parameter holding the tracker the SMS was sent with.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "tracker",
+                        "default": "tracker",
+                    },
+                    "dlr_statuses": {
+                        "description": "Mapping of iSendPro status codes to delivered, failed, expired or "
+                        "pending (statut:status, comma-separated). Only 0 = delivered is attested; check "
+                        "the others against your account's reports. A code not listed is kept raw with "
+                        "the final status unknown.\n",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "0:delivered,1:failed,2:expired,3:pending",
+                        "default": "0:delivered,1:failed,2:expired",
                     },
                 },
             }
