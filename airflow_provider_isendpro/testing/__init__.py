@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from .config import (
     DEFAULT_API_KEY,
+    DLR_MIX_REALISTIC,
     MAGIC_BLACKLISTED,
+    MAGIC_DLR_EXPIRED,
+    MAGIC_DLR_FAILED,
+    MAGIC_DLR_NONE,
     MAGIC_HANG,
     MAGIC_HTTP_400,
     MAGIC_HTTP_429,
@@ -31,26 +35,41 @@ from .config import (
 )
 
 if TYPE_CHECKING:
+    from .dlr import Receipt
+    from .dlr_sender import DlrCall
     from .emulator import IsendproEmulator
+    from .recorder import DlrRecorder, RecordedRequest
     from .state import ReceivedRequest, SentSms
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DLR_MIX_REALISTIC",
     "MAGIC_BLACKLISTED",
+    "MAGIC_DLR_EXPIRED",
+    "MAGIC_DLR_FAILED",
+    "MAGIC_DLR_NONE",
     "MAGIC_HANG",
     "MAGIC_HTTP_400",
     "MAGIC_HTTP_429",
     "MAGIC_HTTP_500",
     "MAGIC_NUMBERS",
     "MAGIC_UNASSIGNED",
+    "DlrCall",
+    "DlrRecorder",
     "EmulatorConfig",
     "IsendproEmulator",
+    "Receipt",
     "ReceivedRequest",
+    "RecordedRequest",
     "SentSms",
 ]
 
 _LAZY = {
+    "DlrCall": "dlr_sender",
+    "DlrRecorder": "recorder",
     "IsendproEmulator": "emulator",
+    "Receipt": "dlr",
+    "RecordedRequest": "recorder",
     "ReceivedRequest": "state",
     "SentSms": "state",
 }

@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config import DEFAULT_API_KEY, EmulatorConfig
 from .emulator import IsendproEmulator
@@ -50,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="EmulatorConfig fields as a JSON object, or @path to a JSON file",
     )
+    parser.add_argument(
+        "--dlr-url",
+        default=None,
+        metavar="URL",
+        help="send a delivery receipt for each accepted SMS to this URL (GET ?tel=&statut=&tracker=)",
+    )
+    parser.add_argument(
+        "--dlr-delay", type=float, default=None, metavar="SECONDS", help="delay of each receipt (default 0)"
+    )
     parser.add_argument("--no-record-requests", action="store_true", help="keep counters only (benchmarks)")
     parser.add_argument("--no-record-sent", action="store_true", help="keep counters only (benchmarks)")
     parser.add_argument("--quiet", action="store_true", help="no line per request (the banner stays)")
@@ -71,6 +81,18 @@ def banner(base_url: str, api_key: str) -> list[str]:
         f"  export AIRFLOW_CONN_ISENDPRO_DEFAULT='{conn}'",
         f"SMS received: python -m airflow_provider_isendpro.testing sent --url {root}",
         "One line per request follows (--quiet to silence). Ctrl+C stops the emulator.",
+    ]
+
+
+def dlr_banner(config: EmulatorConfig) -> list[str]:
+    """The banner's line about delivery receipts, when they are on: the receiver's address without its
+    path or query (they may hold the receiver's secret, and the banner goes to logs)."""
+    if config.dlr_url is None:
+        return []
+    split = urlsplit(config.dlr_url)
+    return [
+        f"Delivery receipts: {config.dlr_method} {split.scheme}://{split.netloc}/... "
+        f"{config.dlr_delay:g} s after each accepted SMS (path not shown)"
     ]
 
 
@@ -134,6 +156,10 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         fields.update(loaded)
     if args.credit is not None:
         fields["credit"] = args.credit
+    if args.dlr_url is not None:
+        fields["dlr_url"] = args.dlr_url
+    if args.dlr_delay is not None:
+        fields["dlr_delay"] = args.dlr_delay
     if args.no_record_requests:
         fields["record_requests"] = False
     if args.no_record_sent:
@@ -173,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator.request_log = _line_printer()
     base_url = emulator.start()
     try:
-        print("\n".join(banner(base_url, emulator.api_key)), flush=True)
+        print("\n".join(banner(base_url, emulator.api_key) + dlr_banner(config)), flush=True)
         if args.ready_file:
             _write_ready(args.ready_file, base_url)
         while not done.wait(1.0):

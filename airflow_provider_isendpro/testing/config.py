@@ -25,6 +25,12 @@ MAGIC_HTTP_429 = "0600000429"
 """The whole request is throttled: HTTP 429 with ``Retry-After``; nothing is sent or billed."""
 MAGIC_HANG = "0600000999"
 """The server never answers (bounded by ``hang_timeout``, released by ``stop()``); nothing is sent."""
+MAGIC_DLR_NONE = "0600000300"
+"""Accepted and billed, but no delivery receipt ever comes; its ``/campagne`` row stays pending."""
+MAGIC_DLR_FAILED = "0600000301"
+"""Accepted; its delivery receipt says failed (``statut`` "1")."""
+MAGIC_DLR_EXPIRED = "0600000302"
+"""Accepted; its delivery receipt says expired (``statut`` "2")."""
 
 MAGIC_NUMBERS: dict[str, str] = {
     MAGIC_BLACKLISTED: "code 11 for this recipient",
@@ -33,7 +39,22 @@ MAGIC_NUMBERS: dict[str, str] = {
     MAGIC_HTTP_500: "HTTP 500 for the whole request",
     MAGIC_HTTP_429: "HTTP 429 with Retry-After for the whole request",
     MAGIC_HANG: "no answer (hangs past any client timeout)",
+    MAGIC_DLR_NONE: "accepted, never a delivery receipt (report row stays pending)",
+    MAGIC_DLR_FAILED: "accepted, delivery receipt statut 1 (failed)",
+    MAGIC_DLR_EXPIRED: "accepted, delivery receipt statut 2 (expired)",
 }
+
+# --- Delivery receipts (DLR, API-NOTES §7 and §11 #15) ------------------------------------------------
+DLR_DELIVERED, DLR_FAILED, DLR_EXPIRED = "0", "1", "2"
+"""The emulator's ``statut`` values: only "0" (delivered) is attested; "1" and "2" are its assumption."""
+DLR_MIX_REALISTIC: dict[str, float] = {DLR_DELIVERED: 0.9, DLR_FAILED: 0.07, DLR_EXPIRED: 0.03}
+"""A mix with failures, for ``dlr_statuses``; the default is every SMS delivered (stable user tests)."""
+DEFAULT_DLR_NUMBER_STATUSES: dict[str, str | None] = {
+    MAGIC_DLR_NONE: None,
+    MAGIC_DLR_FAILED: DLR_FAILED,
+    MAGIC_DLR_EXPIRED: DLR_EXPIRED,
+}
+DEFAULT_DLR_PARAMS: dict[str, str] = {"number": "tel", "status": "statut", "tracker": "tracker"}
 
 DEFAULT_API_KEY = "emulator-fake-keyid"
 
@@ -177,7 +198,39 @@ class EmulatorConfig:
     csv_separator: str = ";"
     campaign_csv_name: str = "rapport_campagne.csv"
     blacklist_csv_name: str = "liste_noire.csv"
-    campaign_statut: str = "0"
+    campaign_statut: str | None = None
+    """``None``: each row carries its delivery receipt's ``statut`` once the receipt is due (see
+    ``dlr_delay``), ``campaign_pending_statut`` before. A string forces that ``statut`` on every row."""
+    campaign_pending_statut: str = ""
+    """The ``statut`` of a row whose receipt is not due yet (or never comes: ``MAGIC_DLR_NONE``)."""
+
+    # Delivery receipts (§11 #15): iSendPro calls the URL of the customer area once an SMS is final.
+    dlr_url: str | None = None
+    """Where to send delivery receipts (``http(s)://...``; the parameters are appended to its query);
+    ``None``: no callback (the ``/campagne`` report still carries the statuses)."""
+    dlr_delay: float = 0.0
+    """Seconds between the acceptance of an SMS and its receipt (see ``dlr_after_date_envoi``)."""
+    dlr_after_date_envoi: bool = False
+    """``True``: a scheduled SMS's receipt is due ``dlr_delay`` after its ``date_envoi`` (as the real
+    service would deliver it), and its report row is pending until then. ``False`` (default): after its
+    acceptance, like any SMS, so a report on a scheduled send reads final statuses at once."""
+    dlr_statuses: dict[str, float] = field(default_factory=lambda: {DLR_DELIVERED: 1.0})
+    """``statut`` -> weight. Each SMS draws one, deterministically from its tracker (``dlr.draw_statut``);
+    e.g. ``DLR_MIX_REALISTIC``. The default delivers everything."""
+    dlr_number_statuses: dict[str, str | None] = field(default_factory=dict)
+    """Per-number ``statut`` (national form), over the mix; ``None``: no receipt. Merged over
+    ``DEFAULT_DLR_NUMBER_STATUSES`` (the magic numbers), as ``error_codes`` is over ``DEFAULT_CODES``."""
+    dlr_params: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DLR_PARAMS))
+    """The callback's parameter names for ``number``, ``status`` and ``tracker`` (merged over the
+    defaults ``tel``, ``statut``, ``tracker``); an empty name leaves that parameter out."""
+    dlr_method: str = "GET"
+    """``GET`` (parameters in the query string) or ``POST`` (a form body)."""
+    dlr_retries: int = 2
+    """Attempts after a failed one (connection error, timeout or a non-2xx answer)."""
+    dlr_retry_delay: float = 1.0
+    """Seconds before each retry."""
+    dlr_timeout: float = 5.0
+    """Connect and read timeout of one callback."""
 
     # Return codes (§11 #1, #16, #18): partial overrides are merged into DEFAULT_CODES.
     error_codes: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -210,6 +263,34 @@ class EmulatorConfig:
             raise ValueError("code_style must be 'spec', 'int' or 'str'")
         if self.price_per_segment < 0 or self.credit < 0:
             raise ValueError("credit and price_per_segment must be >= 0")
+        self._check_dlr()
+
+    def _check_dlr(self) -> None:
+        """Merge the DLR tables over their defaults and refuse what could not be sent."""
+        numbers: dict[str, str | None] = dict(DEFAULT_DLR_NUMBER_STATUSES)
+        numbers.update({str(k): (None if v is None else str(v)) for k, v in self.dlr_number_statuses.items()})
+        object.__setattr__(self, "dlr_number_statuses", numbers)
+        params = dict(DEFAULT_DLR_PARAMS)
+        unknown = sorted(set(self.dlr_params) - set(params))
+        if unknown:
+            raise ValueError(f"dlr_params: unknown key(s) {', '.join(unknown)}; use number, status, tracker")
+        params.update({k: str(v) for k, v in self.dlr_params.items()})
+        object.__setattr__(self, "dlr_params", params)
+        mix = {str(k): float(v) for k, v in self.dlr_statuses.items()}
+        if not mix or any(not w >= 0 for w in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError(
+                f"dlr_statuses = {self.dlr_statuses!r}: give statut -> weight, weights >= 0 and not all 0, "
+                'e.g. {"0": 0.9, "1": 0.07, "2": 0.03}'
+            )
+        object.__setattr__(self, "dlr_statuses", mix)
+        method = str(self.dlr_method).upper()
+        if method not in ("GET", "POST"):
+            raise ValueError(f"dlr_method = {self.dlr_method!r}: use 'GET' or 'POST'")
+        object.__setattr__(self, "dlr_method", method)
+        if self.dlr_url is not None and not str(self.dlr_url).startswith(("http://", "https://")):
+            raise ValueError("dlr_url must be an http:// or https:// URL (or None for no callbacks)")
+        if self.dlr_delay < 0 or self.dlr_retries < 0 or self.dlr_retry_delay < 0 or self.dlr_timeout <= 0:
+            raise ValueError("dlr_delay, dlr_retries and dlr_retry_delay must be >= 0, dlr_timeout > 0")
 
     def code(self, key: str) -> tuple[int, str]:
         """Code and message for a case of the table."""

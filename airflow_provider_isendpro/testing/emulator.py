@@ -22,7 +22,12 @@ answered like ``GET`` without the body; ``OPTIONS`` lists the methods; unknown p
 
 Control endpoints (not iSendPro's; for a subprocess-hosted emulator), under ``/_emulator/``:
 ``GET health``, ``GET sent``, ``GET requests``, ``GET state``, ``GET stats``, ``GET|POST|DELETE faults``,
-``POST reset``, ``POST config``, ``POST credit``, ``POST release``. None of them ever shows a keyid.
+``POST reset``, ``POST config``, ``POST credit``, ``POST release``, ``GET dlr`` (delivery-receipt
+callbacks). None of them ever shows a keyid.
+
+Delivery receipts (``dlr_url`` and the other ``dlr_*`` fields of ``EmulatorConfig``): each accepted,
+non-sandbox SMS gets a receipt, sent to ``dlr_url`` from background threads (``dlr_sender.py``) and shown
+in the ``/campagne`` report once due (``dlr.py``).
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from . import operations
+from . import dlr, operations
 from .config import DEFAULT_API_KEY, EmulatorConfig
+from .dlr_sender import DlrCall, DlrSender
 from .faults import AFTER_ACCEPT, FAULT_DOCS, Fault, FaultPlan, normalise_path
 from .state import Account, EmulatorState, ReceivedRequest, SentSms, format_euros, to_micros
 
@@ -372,6 +378,7 @@ class IsendproEmulator:
         self.request_log: Callable[[str], None] | None = None
         """Called with one line per API request (``requestlog.format_request``; never the keyid)."""
         self._faults = FaultPlan()
+        self._dlr = DlrSender(log=self._log_line)
         self._lock = threading.Lock()
         self._hang_changed = threading.Condition(self._lock)
         self._hang_events: set[threading.Event] = set()
@@ -426,6 +433,7 @@ class IsendproEmulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._dlr.stop()
         # The released handlers leave their hangs in their own threads: wait for them, so that no hang
         # is in progress once stop() returns (seen under load: ``hanging`` still 1 right after stop()).
         with self._hang_changed:
@@ -488,6 +496,7 @@ class IsendproEmulator:
         """Fresh account: logs cleared, state and config as constructed (or ``config``), faults cleared."""
         self._faults.clear()
         self.release_hangs()
+        self._dlr.clear()
         self._config = config or self._initial_config
         self.clock = _paris_now
         self._reset_state()
@@ -568,6 +577,54 @@ class IsendproEmulator:
     def stats(self) -> dict[str, Any]:
         """Counters kept even when ``record_requests``/``record_sent`` are off."""
         return self._state.stats()
+
+    # --- delivery receipts -------------------------------------------------------------------------------
+    @property
+    def receipts(self) -> list[dlr.Receipt]:
+        """The receipt decided for each accepted, non-sandbox SMS (``statut``, due time), oldest first:
+        what the callbacks send and the ``/campagne`` report shows once due."""
+        with self._state.lock:
+            return list(self._state.receipts.values())
+
+    @property
+    def dlr_calls(self) -> list[DlrCall]:
+        """Every callback attempt to ``dlr_url`` (URL, ``status``, ``response``, ``ok``), oldest first."""
+        return self._dlr.calls
+
+    @property
+    def dlr_pending(self) -> int:
+        """Receipts queued (not yet due, or waiting for a retry) or being sent."""
+        return self._dlr.pending
+
+    def dlr_summary(self) -> dict[str, Any]:
+        """``{"posted": {statut: n}, "gave_up": n, "pending": n, "attempts": n}``."""
+        return self._dlr.summary()
+
+    def wait_dlr(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until ``count`` receipts are settled (posted, or given up after the retries)."""
+        return self._dlr.wait_settled(count, timeout)
+
+    def wait_dlr_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no receipt is queued or being sent (one not yet due counts as queued)."""
+        return self._dlr.wait_idle(timeout)
+
+    def dlr_statut(self, tel: str, tracker: str | None) -> str | None:
+        """The ``statut`` an SMS to ``tel`` with ``tracker`` gets under the current config (``None``: no
+        receipt): know the outcome before sending."""
+        return dlr.draw_statut(self._config, tel, tracker)
+
+    def _queue_receipts(self, receipts: list[dlr.Receipt]) -> None:
+        """From a send: queue the callbacks (``dlr_url`` as configured at acceptance)."""
+        config = self._config
+        if config.dlr_url is None:
+            return
+        now = self.clock().timestamp()
+        items = []
+        for receipt in receipts:
+            request = dlr.callback_request(config, receipt)
+            if request is not None:
+                items.append((receipt, request, receipt.due - now))
+        self._dlr.submit(items)
 
     # --- faults -----------------------------------------------------------------------------------------
     def inject(
@@ -695,6 +752,7 @@ class IsendproEmulator:
             now=self.clock,
             wait=self._wait,
             client_ip=ip,
+            on_receipts=self._queue_receipts,
         )
         return operations.dispatch(
             ctx, method=method, path=path, query=query, body=body, body_kind=kind, keyids=self._keyids
@@ -747,6 +805,17 @@ class IsendproEmulator:
                 return reply(self.snapshot())
             if (method, name) == ("GET", "stats"):
                 return reply(self.stats)
+            if (method, name) == ("GET", "dlr"):
+                calls = self.dlr_calls
+                offset, limit = int(query.get("offset", 0)), int(query.get("limit", len(calls)))
+                answer = {
+                    **self.dlr_summary(),
+                    "count": len(calls),
+                    "calls": [c.to_dict() for c in calls[offset : offset + limit]],
+                }
+                if query.get("receipts") in ("1", "true"):
+                    answer["receipts"] = [r.to_dict() for r in self.receipts]
+                return reply(answer)
             if (method, name) == ("GET", "config"):
                 return reply({"config": self._config.to_dict()})
             if (method, name) == ("POST", "config"):

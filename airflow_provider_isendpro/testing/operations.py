@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from . import rules, spec
+from . import dlr, rules, spec
 from .config import (
     MAGIC_BLACKLISTED,
     MAGIC_HANG,
@@ -67,6 +67,8 @@ class Context:
     wait: Callable[[float], None]
     client_ip: str = "127.0.0.1"
     account: Account | None = None
+    on_receipts: Callable[[list[dlr.Receipt]], None] | None = None
+    """Called (outside the state lock) with the receipts of the SMS a send accepted (not sandbox)."""
 
     # --- rendering ----------------------------------------------------------------------------------
     def code(self, key: str, *, numeric: bool = False) -> int | str:
@@ -364,9 +366,11 @@ def send(ctx: Context, params: dict[str, Any], *, multi: bool, path: str) -> Rep
         return magic
     _check_encoding(ctx, batch, numbers)
 
-    now = ctx.now().timestamp()
+    accepted_at = ctx.now()
+    now = accepted_at.timestamp()
     price = to_micros(config.price_per_segment)
     entries: list[dict[str, Any]] = []
+    receipts: list[dlr.Receipt] = []
     with state.lock:
         outcomes = [_outcome(state, number) for number in numbers]
         if not batch.sandbox:
@@ -390,8 +394,22 @@ def send(ctx: Context, params: dict[str, Any], *, multi: bool, path: str) -> Rep
             else:
                 state.sms_sent += 1
                 state.segments_billed += segments
+            state.next_id += 1
+            message_id = f"{state.next_id:014x}"
+            if not batch.sandbox and (config.record_sent or config.dlr_url is not None):
+                receipt = dlr.plan_receipt(
+                    config,
+                    message_id=message_id,
+                    tel=rules.national(number),
+                    tracker=batch.trackers[i],
+                    accepted_at=accepted_at,
+                    date_envoi=batch.date_envoi,
+                    gmt_zone=batch.gmt_zone,
+                )
+                receipts.append(receipt)
+                if config.record_sent:
+                    state.receipts[message_id] = receipt
             if config.record_sent:
-                state.next_id += 1
                 state.sent.append(
                     SentSms(
                         tel=rules.national(number),
@@ -408,12 +426,14 @@ def send(ctx: Context, params: dict[str, Any], *, multi: bool, path: str) -> Rep
                         timestamp=now,
                         request_index=ctx.request_index,
                         batch_index=i,
-                        message_id=f"{state.next_id:014x}",
+                        message_id=message_id,
                         account=account.label,
                         path=path,
                         cost=0.0 if batch.sandbox else segments * config.price_per_segment,
                     )
                 )
+    if receipts and ctx.on_receipts is not None:
+        ctx.on_receipts(receipts)
     return json_reply(envelope(entries, config.envelope))
 
 
@@ -541,7 +561,10 @@ CAMPAIGN_COLUMNS = ["date", "tel", "tracker", "statut", "message_id", "nb_sms", 
 
 
 def campagne(ctx: Context, params: dict[str, Any]) -> Reply:
-    """``/campagne``: a zip with one ``;``-separated UTF-8 CSV, one row per (non-sandbox) SMS in range."""
+    """``/campagne``: a zip with one ``;``-separated UTF-8 CSV, one row per (non-sandbox) SMS in range.
+
+    A row's ``statut`` is its delivery receipt's once the receipt is due (``dlr.report_statut``): the
+    report and the DLR callbacks always agree."""
     start = _check_date(ctx, params, "date_deb")
     end = _check_date(ctx, params, "date_fin")
     assert start is not None and end is not None
@@ -551,8 +574,10 @@ def campagne(ctx: Context, params: dict[str, Any]) -> Reply:
     assert account is not None
     with ctx.state.lock:
         sent = [s for s in ctx.state.sent if not s.sandbox and s.account == account.label]
+        receipts = {s.message_id: ctx.state.receipts.get(s.message_id) for s in sent}
     rows = []
-    tz = ctx.now().tzinfo
+    now = ctx.now()
+    tz = now.tzinfo
     for sms in sent:
         date = _sent_date(sms, tz)
         if start <= date[:16] <= end:
@@ -561,7 +586,7 @@ def campagne(ctx: Context, params: dict[str, Any]) -> Reply:
                     date,
                     sms.tel,
                     sms.tracker or "",
-                    ctx.config.campaign_statut,
+                    dlr.report_statut(ctx.config, receipts[sms.message_id], now.timestamp()),
                     sms.message_id,
                     str(sms.segments),
                     sms.sender or "",

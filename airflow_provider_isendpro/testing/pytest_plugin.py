@@ -6,6 +6,8 @@ package: it imports nothing but pytest at import time; the emulator loads when a
 - ``isendpro_emulator_server`` (session): one running emulator for the whole session.
 - ``isendpro_emulator`` (function): that emulator, reset (fresh credit, logs, config, no faults), with
   ``AIRFLOW_CONN_ISENDPRO_DEFAULT`` pointing at it for the duration of the test.
+- ``isendpro_dlr_recorder`` (function): a loopback receiver for the emulator's delivery receipts, the
+  emulator's ``dlr_url`` pointing at it.
 - ``isendpro_dag_test`` (function): the emulator plus a migrated metadata DB; ``.run(dag or file)`` runs
   a DAG with ``dag.test()`` and returns a ``DagTestResult`` (states, XComs, SMS received, each failed
   task's exception); each run starts with an empty send ledger, alert markers and throttle windows.
@@ -35,6 +37,7 @@ import pytest
 if TYPE_CHECKING:
     from airflow_provider_isendpro.testing.dagtest import DagTestKit
     from airflow_provider_isendpro.testing.emulator import IsendproEmulator
+    from airflow_provider_isendpro.testing.recorder import DlrRecorder
 
 CONN_ENV = "AIRFLOW_CONN_ISENDPRO_DEFAULT"
 HOME_OPTION = "isendpro_airflow_home"
@@ -100,6 +103,17 @@ def isendpro_emulator(
     finally:
         emulator.release_hangs()
         emulator.clear_faults()
+
+
+@pytest.fixture
+def isendpro_dlr_recorder(isendpro_emulator: IsendproEmulator) -> Iterator[DlrRecorder]:
+    """A loopback HTTP receiver that records the emulator's delivery receipts: ``dlr_url`` points at it
+    for the test (``recorder.requests``, ``recorder.wait(n)``; ``isendpro_emulator.dlr_calls``)."""
+    from airflow_provider_isendpro.testing.recorder import DlrRecorder
+
+    with DlrRecorder() as recorder:
+        isendpro_emulator.configure(dlr_url=recorder.url)
+        yield recorder
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .dlr import Receipt
 
 MICROS = 1_000_000
 
@@ -108,6 +111,8 @@ class EmulatorState:
         self.keywords: set[str] = set()
         self.requests: list[ReceivedRequest] = []
         self.sent: list[SentSms] = []
+        self.receipts: dict[str, Receipt] = {}
+        """``message_id`` -> the delivery receipt decided when the SMS was accepted (not sandbox)."""
         self.request_count = 0
         self.requests_per_path: Counter[str] = Counter()
         self.sms_sent = 0
