@@ -32,6 +32,10 @@ from airflow_provider_isendpro.notifications.text import redact
 NOT_BUILT: Final = "the alert could not be built (see the error above)"
 
 
+class AlertNotBuilt(Exception):
+    """The alert cannot be sent (its reason is already logged); the fallbacks get :data:`NOT_BUILT`."""
+
+
 def check_fallbacks(value: Any) -> list[Callable[..., Any]]:
     """``None``, one notifier or callable, or a list of them -> a list; anything else is refused."""
     if value is None:

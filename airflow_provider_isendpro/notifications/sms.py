@@ -17,63 +17,45 @@ Three rules shape it:
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
 from airflow_provider_isendpro.errors import IsendproValidationError
-from airflow_provider_isendpro.notifications.context import add_accessors, async_default_sender
-from airflow_provider_isendpro.notifications.delivery import AlertDelivery
+from airflow_provider_isendpro.notifications import planning
+from airflow_provider_isendpro.notifications.dispatch import deliver_async, deliver_sync, delivery_for
 from airflow_provider_isendpro.notifications.event import (
     AlertEvent,
     alert_zone,
-    context_exception,
     describe_event,
     exception_summary,
     format_when,
 )
 from airflow_provider_isendpro.notifications.fallback import (
     NOT_BUILT,
+    AlertNotBuilt,
     acall_fallbacks,
     call_fallbacks,
     check_fallbacks,
     failure_reason,
-    refused_every,
 )
 from airflow_provider_isendpro.notifications.marker import PENDING_GRACE_SECONDS, AlertMarker
+from airflow_provider_isendpro.notifications.rendering import render
 from airflow_provider_isendpro.notifications.text import (
     MIN_DETAIL_WITH_LINK,
-    AlertPlan,
     default_alert_text,
-    redact,
     split_recipients,
-    with_summary,
 )
 from airflow_provider_isendpro.notifications.throttle import (
     DEFAULT_THROTTLE,
-    Admission,
-    ThrottleGate,
     check_scope,
     parse_throttle,
-    summary_forms,
 )
 
 if TYPE_CHECKING:
-    import jinja2
     from airflow.sdk import Context
-
-    from airflow_provider_isendpro.client import SendResult
-    from airflow_provider_isendpro.notifications.storage import AlertStorage
-    from airflow_provider_isendpro.sms import PhoneNumber
-
-
-class _Aborted(Exception):
-    """The alert cannot be sent (reason already logged)."""
 
 
 class IsendproNotifier(BaseNotifier):
@@ -213,7 +195,7 @@ class IsendproNotifier(BaseNotifier):
         """Render, fit and send the alert (blocking); the fallbacks when it did not go. Never raises."""
         try:
             failure = self._send_sync(context)
-        except _Aborted:
+        except AlertNotBuilt:
             failure = NOT_BUILT
         except Exception as exc:  # rendering or context problems: nothing was sent
             failure = self._failed(exc)
@@ -224,282 +206,44 @@ class IsendproNotifier(BaseNotifier):
         """The same as :meth:`notify` on the async client, for the triggerer. Never raises."""
         try:
             failure = await self._send_async(context)
-        except _Aborted:
+        except AlertNotBuilt:
             failure = NOT_BUILT
         except Exception as exc:
             failure = self._failed(exc)
         if failure is not None and self.fallback:
             await acall_fallbacks(self.fallback, context, failure, self.log)
 
-    # -- rendering --------------------------------------------------------------------------------------
-
-    def _template_env(self, dag: Any) -> jinja2.Environment:
-        # A DAG-level callback under dag.test() gets a SerializedDAG without get_template_env
-        # (apache/airflow#64649): fall back to a plain sandboxed environment instead of failing.
-        if dag is not None and callable(getattr(dag, "get_template_env", None)):
-            try:
-                env: jinja2.Environment = self.get_template_env(dag=dag)
-                return env
-            except Exception as exc:
-                self.log.warning("DAG template environment unavailable (%s); using a plain one", exc)
-        plain: jinja2.Environment = self.get_template_env()
-        return plain
-
-    def _rendered(self, context: Context) -> tuple[IsendproNotifier, dict[str, Any]]:
-        """A rendered copy and the context it saw; ``self`` stays a template (the DAG processor reuses it)."""
-        ctx: dict[str, Any] = dict(context)  # Airflow's dict is passed on to other callbacks: untouched
-        ctx.setdefault("exception_summary", exception_summary(context_exception(ctx)))
-        add_accessors(ctx)
-        rendered = copy.copy(self)
-        env = self._template_env(ctx.get("dag"))
-        for field in self.template_fields:
-            try:
-                self._do_render_template_fields(rendered, [field], ctx, env, set())
-            except Exception as exc:
-                summary = f"{type(exc).__name__}: {exc}"
-                if field == "text":
-                    self.log.error(
-                        "iSendPro alert: the text template failed to render (%s); sending the default "
-                        "alert text instead", redact(summary),
-                    )  # fmt: skip
-                    rendered.text = None
-                else:
-                    self.log.error(
-                        "iSendPro alert NOT sent: template field %r failed to render (%s)",
-                        field,
-                        redact(summary),
-                    )
-                    raise _Aborted from None
-        return rendered, ctx
-
-    # -- planning ---------------------------------------------------------------------------------------
-
-    def _numbers(self) -> list[PhoneNumber]:
-        from airflow_provider_isendpro.sms import mask_number, normalise_number
-
-        numbers: dict[str, PhoneNumber] = {}
-        for raw in split_recipients(self.to):
-            try:
-                number = normalise_number(raw)
-            except IsendproValidationError as exc:
-                digits = "".join(c for c in raw if c.isdigit())
-                self.log.error(
-                    "iSendPro alert: skipping invalid number %s: %s", mask_number(digits), exc.rule
-                )
-                continue
-            numbers.setdefault(number.wire, number)
-        if not numbers:
-            self.log.error("iSendPro alert NOT sent: no valid phone number in 'to'")
-            raise _Aborted
-        return list(numbers.values())
-
-    def _sender(self, default: str | None) -> str | None:
-        from airflow_provider_isendpro.sms import validate_sender
-
-        sender = self.sender if self.sender not in (None, "") else default
-        if sender in (None, ""):
-            return None
-        try:
-            return validate_sender(str(sender))
-        except IsendproValidationError as exc:
-            self.log.error(
-                "iSendPro alert: sender %r is invalid (%s); sending without a custom sender", sender, exc.rule
-            )
-            return None
-
-    def _plan(self, event: AlertEvent, default_sender: str | None) -> AlertPlan:
-        """The alert to every number, without any held-back summary (what de-duplication tracks)."""
-        numbers = self._numbers()
-        sender = self._sender(default_sender)
-        key = event.dedupe_key([n.wire for n in numbers]) if self.dedupe else None
-        text = self._text(event, numbers, sender, ())
-        label = key or hashlib.sha256(text.encode()).hexdigest()[:32]
-        trackers = [f"alert{label[:24]}{i:02d}" for i in range(len(numbers))]
-        return AlertPlan(numbers=numbers, text=text, sender=sender, trackers=trackers, key=key)
-
-    def _text(
-        self, event: AlertEvent, numbers: list[PhoneNumber], sender: str | None, held: Sequence[str]
-    ) -> str:
-        from airflow_provider_isendpro.sms.fit import fit_message, make_sendable
-
-        stop_suffix = sender is not None and not self.nostop
-        gsm_only = any(n.gsm_only_for(ucs2_overseas=self.ucs2_overseas) for n in numbers)
-        segments = self.max_segments
-        if self.text is None or not str(self.text).strip():
-            return default_alert_text(
-                event, max_segments=segments, stop_suffix=stop_suffix, gsm_only=gsm_only,
-                include_link=self.include_link, held=held,
-            )  # fmt: skip
-        text = make_sendable(redact(str(self.text)), gsm_only=gsm_only)
-        if held:
-            keep = min(len(text), MIN_DETAIL_WITH_LINK)
-            return with_summary(text, held, keep=keep, max_segments=segments, stop_suffix=stop_suffix)
-        return fit_message(text, max_segments=segments, stop_suffix=stop_suffix)
-
-    def _should_skip(self, event: AlertEvent) -> bool:
-        if self.only_on_final_failure and event.will_retry:
-            self.log.info(
-                "iSendPro alert skipped: %s.%s try %s will be retried (only_on_final_failure=True)",
-                event.dag_id, event.task_id, event.try_number,
-            )  # fmt: skip
-            return True
-        return False
-
-    def _storage(self) -> AlertStorage | None:
-        """Where markers and throttle windows live; None when neither is on. Never refuses: see
-        :mod:`~airflow_provider_isendpro.notifications.storage` (an alert fails open)."""
-        if not self.dedupe and self.throttle_seconds is None:
-            return None
-        from airflow_provider_isendpro.notifications.storage import AlertStorage
-
-        return AlertStorage.resolve(self.ledger_path, self.ledger_conn_id, self.log)
-
-    def _marker(self, storage: AlertStorage | None, event: AlertEvent, plan: AlertPlan) -> AlertMarker | None:
-        if plan.key is None or storage is None:
-            if self.dedupe:
-                self.log.debug("iSendPro alert: no run id in the callback context, de-duplication off")
-            return None
-        store = storage.open(storage.location.child("_notifier").root, [event.dag_id, str(event.run_id)])
-        return AlertMarker(store, plan.key, self.log)
-
-    def _gate(self, storage: AlertStorage | None, event: AlertEvent) -> ThrottleGate | None:
-        if storage is None or self.throttle_seconds is None:
-            return None
-        return ThrottleGate(
-            storage.location,
-            self.throttle_scope,
-            event.dag_id,
-            self.throttle_seconds,
-            self.log,
-            open_store=storage.open,
-        )
-
-    def _groups(
-        self, gate: ThrottleGate | None, event: AlertEvent, plan: AlertPlan
-    ) -> list[tuple[AlertPlan, list[Admission]]]:
-        """The sends this alert makes: one per distinct held-back summary among the numbers the
-        throttle lets through (usually one; none when every number is held)."""
-        if gate is None:
-            return [(plan, [])]
-        admissions = gate.admit(plan, event)
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for i, admission in enumerate(admissions):
-            if admission.send:
-                groups.setdefault(tuple(summary_forms(admission.held)), []).append(i)
-        sends = []
-        for forms, indexes in groups.items():
-            numbers = [plan.numbers[i] for i in indexes]
-            sends.append(
-                (
-                    AlertPlan(
-                        numbers=numbers,
-                        text=self._text(event, numbers, plan.sender, forms) if forms else plan.text,
-                        sender=plan.sender,
-                        trackers=[plan.trackers[i] for i in indexes],
-                        key=plan.key,
-                    ),
-                    [admissions[i] for i in indexes],
-                )
-            )
-        return sends
-
-    # -- sending ----------------------------------------------------------------------------------------
+    # -- sending (rendering: rendering.py, planning: planning.py, the rest: dispatch.py) ------------------
 
     def _send_sync(self, context: Context) -> str | None:
         """Why the alert did not go (for the fallbacks), or None."""
-        rendered, ctx = self._rendered(context)
+        rendered, ctx = render(self, context)
         event = describe_event(ctx, self.zone)
-        if rendered._should_skip(event):
+        if planning.should_skip(rendered, event):
             return None
         try:
-            return rendered._deliver_sync(event)
-        except _Aborted:
+            return deliver_sync(rendered, event)
+        except AlertNotBuilt:
             return NOT_BUILT
         except Exception as exc:
             return rendered._failed(exc)
-
-    def _deliver_sync(self, event: AlertEvent) -> str | None:
-        from airflow_provider_isendpro.hooks.isendpro import IsendproHook
-
-        storage = self._storage()
-        hook = IsendproHook(str(self.isendpro_conn_id))
-        try:
-            default_sender = hook.default_sender if self.sender in (None, "") else None
-            plan = self._plan(event, default_sender)
-            marker = self._marker(storage, event, plan)
-            if marker is not None and not marker.claim(plan):
-                return None
-            gate = self._gate(storage, event)
-            sends = self._groups(gate, event, plan)
-            delivery = self._delivery()
-            results = []
-            for part, admissions in sends:
-                try:
-                    result = delivery.call(hook.client, part)
-                except BaseException as exc:
-                    delivery.release(gate, admissions)
-                    delivery.settle_error(marker, plan, exc)
-                    raise
-                if not result.accepted:
-                    delivery.release(gate, admissions)
-                results.append((part, result))
-            delivery.settle(marker, plan, results)
-            return refused_every(results)
-        finally:
-            hook.close()
 
     async def _send_async(self, context: Context) -> str | None:
-        rendered, ctx = self._rendered(context)
+        rendered, ctx = render(self, context)
         event = describe_event(ctx, self.zone)
-        if rendered._should_skip(event):
+        if planning.should_skip(rendered, event):
             return None
         try:
-            return await rendered._deliver_async(event)
-        except _Aborted:
+            return await deliver_async(rendered, event)
+        except AlertNotBuilt:
             return NOT_BUILT
         except Exception as exc:
             return rendered._failed(exc)
-
-    async def _deliver_async(self, event: AlertEvent) -> str | None:
-        from airflow_provider_isendpro.hooks.isendpro import IsendproHook
-
-        storage = self._storage()
-        hook = IsendproHook(str(self.isendpro_conn_id))
-        default_sender = None
-        if self.sender in (None, ""):
-            default_sender = await async_default_sender(str(self.isendpro_conn_id))
-        plan = self._plan(event, default_sender)
-        marker = self._marker(storage, event, plan)
-        # Marker and throttle storage is file or object-storage I/O: keep it off the triggerer's loop.
-        if marker is not None and not await asyncio.to_thread(marker.claim, plan):
-            return None
-        gate = self._gate(storage, event)
-        sends = await asyncio.to_thread(self._groups, gate, event, plan)
-        delivery = self._delivery()
-        results = []
-        async with await hook.get_async_client() as client:
-            for part, admissions in sends:
-                try:
-                    result: SendResult = await delivery.call(client, part)
-                except BaseException as exc:
-                    await asyncio.to_thread(delivery.release, gate, admissions)
-                    await asyncio.to_thread(delivery.settle_error, marker, plan, exc)
-                    raise
-                if not result.accepted:
-                    await asyncio.to_thread(delivery.release, gate, admissions)
-                results.append((part, result))
-        await asyncio.to_thread(delivery.settle, marker, plan, results)
-        return refused_every(results)
 
     def _failed(self, exc: Exception) -> str | None:
         """Log why the alert did not go; return the reason for the fallbacks (None: it may have gone)."""
-        self._delivery().log_failure(exc)
+        delivery_for(self).log_failure(exc)
         return failure_reason(exc, on_unknown=self.fallback_on_unknown)
-
-    def _delivery(self) -> AlertDelivery:
-        return AlertDelivery(
-            str(self.isendpro_conn_id), self.nostop, self.max_segments, self.ucs2_overseas, self.log
-        )
 
 
 #: Function-style alias, as Airflow's own notifiers offer:

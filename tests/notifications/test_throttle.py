@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from airflow_provider_isendpro.errors import IsendproValidationError
+from airflow_provider_isendpro.notifications.dispatch import alert_storage
 from airflow_provider_isendpro.notifications.sms import IsendproNotifier
 from airflow_provider_isendpro.notifications.throttle import (
     DEFAULT_THROTTLE,
@@ -295,13 +296,13 @@ def test_held_alert_records_are_in_the_ledger(
 def test_ledger_conn_id_comes_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_CONN_ID", "aws_ledger")
     notifier = IsendproNotifier(to=ONCALL)
-    storage = notifier._storage()
+    storage = alert_storage(notifier)
     assert storage is not None and storage.location.conn_id == "aws_ledger"
     assert not storage.this_machine_only
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor,KubernetesExecutor")
     with structlog.testing.capture_logs() as logs:
-        storage = notifier._storage()
+        storage = alert_storage(notifier)
     assert storage is not None and storage.this_machine_only
     [error] = events(logs, "error")
     assert "but [core] executor = KubernetesExecutor runs callbacks on several machines" in error
-    assert IsendproNotifier(to=ONCALL, dedupe=False, throttle=None)._storage() is None
+    assert alert_storage(IsendproNotifier(to=ONCALL, dedupe=False, throttle=None)) is None
