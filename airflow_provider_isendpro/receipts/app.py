@@ -28,6 +28,7 @@ No network call but the store's write: the answer comes as soon as the receipt i
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import ipaddress
 import logging
@@ -129,6 +130,11 @@ class _Once:
 
 
 once = _Once()
+
+
+def now() -> dt.datetime:
+    """When a receipt is stored (a function so that tests can fix it)."""
+    return dt.datetime.now(dt.timezone.utc)
 _stores: dict[tuple[str, str | None], ReceiptStore] = {}
 _stores_lock = threading.Lock()
 
@@ -282,7 +288,7 @@ async def receive_receipt(request: Request) -> Response:
             pairs += _parse_pairs(body, "body")
             if len(pairs) > MAX_PARAMS:
                 raise InvalidReceipt("request", f"has more than {MAX_PARAMS} parameters")
-        receipt = parse_receipt(_params(pairs, fmt), fmt)
+        receipt = parse_receipt(_params(pairs, fmt), fmt, now())
     except InvalidReceipt as exc:
         log.info("iSendPro receipts: refused a callback (400): %s", exc)
         return _plain(400, f"invalid receipt: {exc}")
