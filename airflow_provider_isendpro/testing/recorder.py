@@ -53,9 +53,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         split = urlsplit(self.path)
-        status = self.server.recorder._record(
+        recorder = self.server.recorder
+        status = recorder._record(
             self.command, split.path, split.query, body, self.headers.get("Content-Type")
         )
+        recorder._released.wait(30)
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -73,6 +75,8 @@ class DlrRecorder:
         self.host = host
         self._requests: list[RecordedRequest] = []
         self._failures: list[int] = []
+        self._released = threading.Event()
+        self._released.set()
         self._changed = threading.Condition()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -90,6 +94,7 @@ class DlrRecorder:
         return self.url
 
     def stop(self) -> None:
+        self.release()
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -118,6 +123,14 @@ class DlrRecorder:
     def requests(self) -> list[RecordedRequest]:
         with self._changed:
             return list(self._requests)
+
+    def hold(self) -> None:
+        """Record each request at once but answer none until :meth:`release` (or 30 s): a receiver
+        that hangs, to show the sender does not wait for it."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     def fail_next(self, times: int = 1, status: int = 503) -> None:
         """Answer ``status`` to the next ``times`` requests (then :attr:`status` again)."""
