@@ -47,13 +47,19 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": "iSendPro",
-                "python-modules": ["airflow_provider_isendpro.sensors.credit"],
+                "python-modules": [
+                    "airflow_provider_isendpro.sensors.credit",
+                    "airflow_provider_isendpro.sensors.delivery",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": "iSendPro",
-                "python-modules": ["airflow_provider_isendpro.triggers.credit"],
+                "python-modules": [
+                    "airflow_provider_isendpro.triggers.credit",
+                    "airflow_provider_isendpro.triggers.delivery",
+                ],
             }
         ],
         "notifications": ["airflow_provider_isendpro.notifications.sms.IsendproNotifier"],
