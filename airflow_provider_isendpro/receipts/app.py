@@ -20,7 +20,7 @@ What a caller gets, in the order it is checked:
 The secret never reaches a log line. Airflow's access log writes each request's path: uvicorn's
 (Airflow 3.1) when the response starts, Airflow's ``HttpAccessLogMiddleware`` (3.2+) when it ends, both
 from the request's ASGI ``scope``, the dict every layer shares. :class:`_SecretOutOfPath` takes the
-secret out of that dict before anything else runs, so those lines read ``/isendpro/dlr/***``; the
+secret out of that dict before anything else runs, so those lines read ``/isendpro/dlr/REDACTED``; the
 phone number in the query string is masked the same way (personal data has no place in access logs).
 
 No network call but the store's write: the answer comes as soon as the receipt is stored.
@@ -63,7 +63,7 @@ SECRET_PATTERN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 #: Where :class:`_SecretOutOfPath` leaves what it took out of the scope.
 SCOPE_KEY = "isendpro.dlr"
-MASK = "***"
+MASK = "REDACTED"
 
 NOT_FOUND = "Not Found"
 
@@ -96,7 +96,7 @@ class _SecretOutOfPath:
 
 
 def _masked_query(query: bytes) -> bytes:
-    """The query string with the number parameter's value replaced by ``***`` (unparseable: dropped)."""
+    """The query string with the number parameter's value replaced by ``REDACTED`` (unparseable: dropped)."""
     if not query:
         return query
     try:
@@ -135,6 +135,8 @@ once = _Once()
 def now() -> dt.datetime:
     """When a receipt is stored (a function so that tests can fix it)."""
     return dt.datetime.now(dt.timezone.utc)
+
+
 _stores: dict[tuple[str, str | None], ReceiptStore] = {}
 _stores_lock = threading.Lock()
 
@@ -327,8 +329,15 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app() -> FastAPI:
-    """The receiver, with no docs or OpenAPI routes (nothing but ``/dlr/<secret>`` answers)."""
-    app = FastAPI(title="iSendPro delivery receipts", docs_url=None, redoc_url=None, openapi_url=None)
+    """The receiver, with no docs or OpenAPI routes and no slash redirects: nothing but
+    ``/dlr/<secret>`` answers otherwise than an unknown path does."""
+    app = FastAPI(
+        title="iSendPro delivery receipts",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,  # else /isendpro/dlr answers 307, telling a prober the receiver is there
+    )
     app.add_api_route("/dlr/{secret:path}", receive_receipt, methods=ALL_METHODS, include_in_schema=False)
     app.add_exception_handler(StarletteHTTPException, _not_found)
     app.add_middleware(_SecretOutOfPath)

@@ -6,10 +6,12 @@ as the receiver reads them per request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 # The S3 tests' loopback moto server and its s3:// attachment, shared with the notifier's race tests.
@@ -60,12 +62,47 @@ def mounted() -> Any:
     return Starlette(routes=[Mount("/isendpro", app)])
 
 
-@pytest.fixture
-def client(ledger: Path, secret: str) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
+class Client:
+    """A synchronous client for the ASGI app through httpx's ASGI transport (Starlette's TestClient warns
+    on import with Airflow 3.1's anyio). ``content`` given as a list of chunks is streamed (chunked, no
+    Content-Length)."""
 
-    with TestClient(mounted(), client=("203.0.113.7", 40000)) as test_client:
-        yield test_client
+    def __init__(self, app: Any, client: tuple[str, int] = ("203.0.113.7", 40000)) -> None:
+        self.app = app
+        self.peer = client
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        chunks = kwargs.pop("content", None)
+        if isinstance(chunks, list):
+
+            async def stream() -> AsyncIterator[bytes]:
+                for chunk in chunks:
+                    yield chunk
+
+            kwargs["content"] = stream()
+        elif chunks is not None:
+            kwargs["content"] = chunks
+
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app, client=self.peer)
+            async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as http:
+                return await http.request(method, url, **kwargs)
+
+        return asyncio.run(go())
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+
+@pytest.fixture
+def client(ledger: Path, secret: str) -> Client:
+    return Client(mounted())
 
 
 def stored(ledger: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_isendpro.receipts import ReceiptStore
-from tests.receipts.conftest import NUMBER, SECRET, TRACKER, dlr_path, mounted, stored
+from tests.receipts.conftest import NUMBER, SECRET, TRACKER, Client, dlr_path, mounted, stored
 
 NOW = dt.datetime(2026, 12, 7, 18, 30, 5, 123456, tzinfo=dt.timezone.utc)
 RECEIVED = "2026-12-07T18:30:05.123456+00:00"
@@ -174,7 +174,7 @@ def test_post_form_when_dlr_method_allows_it(
         ({"content": b"tel=1", "headers": {"content-type": "application/json"}}, 415,
          "send the parameters in the query string or as application/x-www-form-urlencoded\n"),
         ({"data": {"tel": "1" * 3000}}, 413, "body too large (at most 2048 bytes)\n"),
-        ({"content": iter([b"tel=" + b"1" * 1500, b"1" * 1500]),
+        ({"content": [b"tel=" + b"1" * 1500, b"1" * 1500],
           "headers": {"content-type": "application/x-www-form-urlencoded"}}, 413,
          "body too large (at most 2048 bytes)\n"),
         ({"content": b"\xff\xfe=1", "headers": {"content-type": "application/x-www-form-urlencoded"}}, 400,
@@ -245,18 +245,16 @@ def test_configured_parameter_names_and_statuses(
 
 
 def test_source_networks(client: Any, ledger: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
-    from fastapi.testclient import TestClient
-
     monkeypatch.setenv("AIRFLOW__ISENDPRO__DLR_ALLOWED_NETWORKS", "198.51.100.0/24, 2001:db8::/32")
     refused = client.get(dlr_path(), params=VALID, headers={"X-Forwarded-For": "198.51.100.9"})
     assert (refused.status_code, refused.text) == (403, "Forbidden\n")
     # the secret is not even looked at: a wrong one gets the same answer
     assert client.get(dlr_path("FAKE-wrong-secret-00000000000"), params=VALID).status_code == 403
     assert stored(ledger) == {}
-    with TestClient(mounted(), client=("198.51.100.9", 1)) as inside:
-        assert inside.get(dlr_path(), params=VALID).text == "stored\n"
-    with TestClient(mounted(), client=("2001:db8::7", 1)) as inside6:
-        assert inside6.get(dlr_path(), params={**VALID, "statut": "2"}).text == "stored\n"
+    inside = Client(mounted(), client=("198.51.100.9", 1))
+    assert inside.get(dlr_path(), params=VALID).text == "stored\n"
+    inside6 = Client(mounted(), client=("2001:db8::7", 1))
+    assert inside6.get(dlr_path(), params={**VALID, "statut": "2"}).text == "stored\n"
     assert len(stored(ledger)) == 2
     assert (
         "iSendPro receipts: refused a callback from 203.0.113.7 (not in [isendpro] dlr_allowed_networks)"
@@ -290,12 +288,10 @@ def test_a_bad_network_setting_refuses_everything_and_says_so_once(
 def test_without_a_usable_secret_everything_is_404_and_said_once_at_error(
     ledger: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any, value: str, said: str
 ) -> None:
-    from fastapi.testclient import TestClient
-
     monkeypatch.setenv("AIRFLOW__ISENDPRO__DLR_SECRET", value)
-    with TestClient(mounted()) as test_client:
-        for path in (dlr_path(value or "x"), dlr_path(), dlr_path(value or "x")):
-            assert (test_client.get(path, params=VALID).status_code, test_client.get(path).text) == NOT_FOUND
+    test_client = Client(mounted())
+    for path in (dlr_path(value or "x"), dlr_path(), dlr_path(value or "x")):
+        assert (test_client.get(path, params=VALID).status_code, test_client.get(path).text) == NOT_FOUND
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     assert said in errors[0]
