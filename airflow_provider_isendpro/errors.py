@@ -125,7 +125,16 @@ class IsendproRecipientError(IsendproApiError):
 
 
 class IsendproCreditError(IsendproError):
-    """The account's credit cannot cover a planned send; nothing was sent."""
+    """The account's credit cannot cover a send; nothing was sent.
+
+    Raised before any request when the planned send costs more than the credit, and (as
+    :class:`IsendproCreditRefusedError`) when iSendPro itself refuses a request for want of credit."""
+
+
+class IsendproCreditRefusedError(IsendproApiError, IsendproCreditError):
+    """iSendPro refused the request for want of credit (a code of the connection's ``credit_error_codes``
+    extra, default 10): both an :class:`IsendproApiError` (``code`` and message verbatim) and an
+    :class:`IsendproCreditError`, so either ``except`` catches it."""
 
 
 class IsendproTransportError(IsendproError):

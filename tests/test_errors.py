@@ -18,6 +18,8 @@ from airflow_provider_isendpro import errors
         errors.IsendproApiError("refused", code=45, http_status=400),
         errors.IsendproAuthError("bad key", code=3, http_status=400),
         errors.IsendproRecipientError("blacklisted", code=11, recipient="0612345678"),
+        errors.IsendproCreditError("the send costs 0.10 EUR, the account has 0.05 EUR"),
+        errors.IsendproCreditRefusedError("no credit", code=10, http_status=400),
         errors.IsendproTransportError("lost"),
         errors.IsendproConnectError("refused"),
         errors.IsendproServerError("503", http_status=503),

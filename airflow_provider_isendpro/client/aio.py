@@ -152,7 +152,10 @@ class AsyncIsendproClient:
         if sink is not None:
             result: T = sink.result()
             return result
-        return call.parse(decode(call, response.status_code, response.headers, body, wire.url))
+        codes = self.config.credit_error_codes
+        return call.parse(
+            decode(call, response.status_code, response.headers, body, wire.url, credit_codes=codes)
+        )
 
     send_sms = async_operation(endpoints.send_sms)
     send_sms_multi = async_operation(endpoints.send_sms_multi)

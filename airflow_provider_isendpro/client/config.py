@@ -16,6 +16,9 @@ from airflow_provider_isendpro.errors import IsendproConfigError
 DEFAULT_BASE_URL = "https://apirest.isendpro.com/cgi-bin"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 30.0
+#: iSendPro's code for "insufficient credit": UNKNOWN in the real API (API-NOTES §5.4, §11 #1); 10 is the
+#: emulator's. A connection's ``credit_error_codes`` extra replaces it once the account's code is known.
+DEFAULT_CREDIT_ERROR_CODES: frozenset[int] = frozenset({10})
 USER_AGENT = "airflow-provider-isendpro"
 
 
@@ -105,6 +108,28 @@ def _positive_seconds(name: str, value: float) -> float:
     return seconds
 
 
+def parse_codes(name: str, value: object) -> frozenset[int]:
+    """``10``, ``"10, 42"``, ``[10, "42"]`` or ``""`` (none) -> a set of iSendPro return codes."""
+    items: list[object]
+    if value is None:
+        items = []
+    elif isinstance(value, str):
+        items = list(value.split(","))
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    else:
+        items = [value]
+    try:
+        texts = [str(item).strip() for item in items if not isinstance(item, (bool, float))]
+        if len(texts) != len(items):
+            raise ValueError
+        return frozenset(int(text) for text in texts if text)
+    except ValueError:
+        raise IsendproConfigError(
+            f'{name} must be iSendPro return codes (integers), e.g. 10 or "10, 42", got {value!r}'
+        ) from None
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Everything the iSendPro client needs. The API key is never part of ``repr()``.
@@ -115,6 +140,8 @@ class ClientConfig:
     :param read_timeout: seconds to wait for the answer once the request is sent.
     :param sandbox: send iSendPro's ``sandbox`` flag on SMS sends (test mode, not billed).
     :param retry: how reads are retried; sends are only ever retried when nothing reached iSendPro.
+    :param credit_error_codes: iSendPro return codes that mean "insufficient credit" (raised as
+        :class:`~airflow_provider_isendpro.errors.IsendproCreditRefusedError`); default 10.
     :param on_secret: called with every secret the API hands back (sub-account keys), so the caller can
         mask it in logs (the hook passes Airflow's ``mask_secret``).
     """
@@ -127,6 +154,7 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_secret: Callable[[str], object] | None = field(default=None, repr=False, compare=False)
     user_agent: str = USER_AGENT
+    credit_error_codes: frozenset[int] = DEFAULT_CREDIT_ERROR_CODES
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key.strip():
@@ -137,6 +165,9 @@ class ClientConfig:
             self, "connect_timeout", _positive_seconds("connect_timeout", self.connect_timeout)
         )
         object.__setattr__(self, "read_timeout", _positive_seconds("read_timeout", self.read_timeout))
+        object.__setattr__(
+            self, "credit_error_codes", parse_codes("credit_error_codes", self.credit_error_codes)
+        )
 
     @property
     def timeouts(self) -> tuple[float, float]:

@@ -13,13 +13,13 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from airflow_provider_isendpro.client.calls import ApiCall
-from airflow_provider_isendpro.client.config import shown_url
+from airflow_provider_isendpro.client.config import DEFAULT_CREDIT_ERROR_CODES, shown_url
 from airflow_provider_isendpro.client.models import (
     BlacklistChange,
     ContactList,
@@ -38,6 +38,7 @@ from airflow_provider_isendpro.errors import (
     IsendproApiError,
     IsendproAuthError,
     IsendproConnectError,
+    IsendproCreditRefusedError,
     IsendproError,
     IsendproRateLimitError,
     IsendproResponseError,
@@ -210,12 +211,19 @@ def etat_entries(body: Any) -> list[dict[str, Any]]:
     raise IsendproResponseError("the answer's 'etat' is neither an object nor a list of objects")
 
 
-def _api_error(call: ApiCall[Any], entry: Mapping[str, Any], http_status: int) -> IsendproApiError:
+def _api_error(
+    call: ApiCall[Any], entry: Mapping[str, Any], http_status: int, credit_codes: Collection[int]
+) -> IsendproApiError:
     code = code_of(entry)
     message = str(entry.get("message", "")).strip() or "no message"
     text = f"{call.label}: iSendPro refused the request: code {code}, {message!r}"
     if code in AUTH_ERROR_CODES or http_status in (401, 403):
         return IsendproAuthError(f"{text}; {ALLOW_LIST_HINT}", code=code, http_status=http_status)
+    if code is not None and code in credit_codes:
+        return IsendproCreditRefusedError(
+            f"{text}; the account's credit does not cover it: top it up in iSendPro's customer area",
+            code=code, http_status=http_status,
+        )  # fmt: skip
     return IsendproApiError(text, code=code, http_status=http_status)
 
 
@@ -225,11 +233,19 @@ def _looks_like_html(body: bytes) -> bool:
 
 
 def decode(
-    call: ApiCall[Any], status: int, headers: Mapping[str, str], body: bytes, url: str | None = None
+    call: ApiCall[Any],
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    url: str | None = None,
+    *,
+    credit_codes: Collection[int] = DEFAULT_CREDIT_ERROR_CODES,
 ) -> list[dict[str, Any]]:
     """Check the status and envelope of a JSON answer; return its entries or raise the right error.
 
-    ``url`` (the request's, shown without any query) names where a wrong answer came from.
+    ``url`` (the request's, shown without any query) names where a wrong answer came from;
+    ``credit_codes`` are the codes raised as :class:`IsendproCreditRefusedError` (the client's
+    ``credit_error_codes``).
     """
     if status == 429:
         wait = retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
@@ -267,11 +283,11 @@ def decode(
         ) from None
     if status >= 300:
         coded = next((e for e in entries if code_of(e) is not None), {})
-        raise _api_error(call, coded, status)
+        raise _api_error(call, coded, status, credit_codes)
     for entry in entries:
         code = code_of(entry)
         if code is not None and "tel" not in entry and not _is_success(code):
-            raise _api_error(call, entry, status)
+            raise _api_error(call, entry, status, credit_codes)
     return entries
 
 

@@ -69,6 +69,7 @@ def config_from_connection(
     from airflow.sdk.log import mask_secret
 
     from airflow_provider_isendpro.client import ClientConfig, RetryPolicy
+    from airflow_provider_isendpro.client.config import DEFAULT_CREDIT_ERROR_CODES
 
     conn_id = conn.conn_id
     key = (conn.password or "").strip() or str(extra.get("api_key") or "").strip()
@@ -86,6 +87,7 @@ def config_from_connection(
             read_timeout=extra.get("read_timeout") or extra.get("timeout") or 30.0,
             sandbox=_as_bool(conn_id, "sandbox", extra.get("sandbox")),
             retry=retry or RetryPolicy(),
+            credit_error_codes=extra.get("credit_error_codes", DEFAULT_CREDIT_ERROR_CODES),
             on_secret=mask_secret,
         )
     except IsendproConfigError as exc:
@@ -97,7 +99,9 @@ class IsendproHook(BaseHook):
 
     The connection's **password** holds the API key (``keyid``), its **host** the API base URL (empty:
     ``https://apirest.isendpro.com/cgi-bin``); extras: ``sender`` (default sender id),
-    ``connect_timeout`` and ``read_timeout`` (seconds), ``sandbox`` (true/false).
+    ``connect_timeout`` and ``read_timeout`` (seconds), ``sandbox`` (true/false),
+    ``credit_error_codes`` (iSendPro's code(s) for "insufficient credit", default ``10``: raised as
+    :class:`~airflow_provider_isendpro.errors.IsendproCreditRefusedError`).
 
     :param isendpro_conn_id: the Airflow connection to use.
     :param retry: override the retry policy of read calls (sends are never retried after they left).

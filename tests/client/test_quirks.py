@@ -14,6 +14,8 @@ from airflow_provider_isendpro.client import RetryPolicy
 from airflow_provider_isendpro.errors import (
     IsendproApiError,
     IsendproAuthError,
+    IsendproCreditError,
+    IsendproCreditRefusedError,
     IsendproError,
     IsendproRateLimitError,
     IsendproResponseError,
@@ -132,14 +134,35 @@ def test_request_level_errors_raise_whatever_their_status_and_shape(
     no_credit = raised_by(make_client(), "send_sms", "0612345678", "Bonjour")
     bad_key = raised_by(make_client(api_key=BAD_KEY), "get_credit")
 
-    assert type(no_credit) is IsendproApiError
+    assert type(no_credit) is IsendproCreditRefusedError
+    assert isinstance(no_credit, IsendproApiError) and isinstance(no_credit, IsendproCreditError)
     assert (no_credit.code, no_credit.http_status) == (10, status)
     assert no_credit.message == (
         "sendSms (POST /sms): iSendPro refused the request: code 10, "
-        "'Insufficient credit: this request costs 0.05 EUR, the account has 0.01 EUR'"
+        "'Insufficient credit: this request costs 0.05 EUR, the account has 0.01 EUR'; the account's "
+        "credit does not cover it: top it up in iSendPro's customer area"
     )
     assert type(bad_key) is IsendproAuthError
     assert (bad_key.code, bad_key.http_status) == (3, status)
+    assert emu.sent == []
+
+
+def test_credit_error_codes_are_configurable(make_client: MakeClient, emu: IsendproEmulator) -> None:
+    """iSendPro's "insufficient credit" code is unknown (API-NOTES §5.4): the client's
+    ``credit_error_codes`` names it; any other code stays a plain IsendproApiError."""
+    emu.configure(error_codes={"insufficient_credit": (42, "Credit insuffisant")})
+    emu.credit = 0.01
+
+    other = raised_by(make_client(), "send_sms", "0612345678", "Bonjour")
+    named = raised_by(make_client(credit_error_codes="10, 42"), "send_sms", "0612345678", "Bonjour")
+
+    assert type(other) is IsendproApiError and other.code == 42
+    assert type(named) is IsendproCreditRefusedError and named.code == 42
+    assert named.message == (
+        "sendSms (POST /sms): iSendPro refused the request: code 42, 'Credit insuffisant: this request "
+        "costs 0.05 EUR, the account has 0.01 EUR'; the account's credit does not cover it: top it up in "
+        "iSendPro's customer area"
+    )
     assert emu.sent == []
 
 

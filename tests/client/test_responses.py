@@ -10,9 +10,12 @@ import pytest
 
 from airflow_provider_isendpro.client import endpoints, responses
 from airflow_provider_isendpro.client.calls import ApiCall
+from airflow_provider_isendpro.client.config import ClientConfig
 from airflow_provider_isendpro.errors import (
     IsendproApiError,
     IsendproAuthError,
+    IsendproConfigError,
+    IsendproCreditRefusedError,
     IsendproRateLimitError,
     IsendproResponseError,
     IsendproServerError,
@@ -88,6 +91,36 @@ def test_code_3_is_an_auth_error_that_points_at_the_ip_allow_list() -> None:
     with pytest.raises(IsendproAuthError) as err:
         responses.decode(READ, 400, {}, body(erreur))
     assert "allow-list" in str(err.value) and "Mon compte → Mon API" in str(err.value)
+
+
+def test_credit_codes_are_credit_errors_and_nothing_else_is() -> None:
+    erreur = {"etat": {"etat": [{"code": "10", "message": "Insufficient credit"}]}}
+    with pytest.raises(IsendproCreditRefusedError) as err:
+        responses.decode(SEND, 400, {}, body(erreur))
+    assert (err.value.code, err.value.http_status, err.value.retryable) == (10, 400, False)
+    assert err.value.message == (
+        "sendSms (POST /sms): iSendPro refused the request: code 10, 'Insufficient credit'; the account's "
+        "credit does not cover it: top it up in iSendPro's customer area"
+    )
+    with pytest.raises(IsendproApiError) as plain:  # an account whose credit code is another one
+        responses.decode(SEND, 400, {}, body(erreur), credit_codes=frozenset({42}))
+    assert type(plain.value) is IsendproApiError
+
+
+@pytest.mark.parametrize(
+    ("value", "codes"),
+    [(10, {10}), ("10, 42", {10, 42}), ([10, "42"], {10, 42}), ("", set()), (None, set())],
+)
+def test_credit_error_codes_setting(value: Any, codes: set[int]) -> None:
+    assert ClientConfig(api_key="FAKE-test-key", credit_error_codes=value).credit_error_codes == codes
+
+
+def test_credit_error_codes_that_are_not_codes_are_refused() -> None:
+    with pytest.raises(IsendproConfigError) as err:
+        ClientConfig(api_key="FAKE-test-key", credit_error_codes="ten")
+    assert err.value.message == (
+        "credit_error_codes must be iSendPro return codes (integers), e.g. 10 or \"10, 42\", got 'ten'"
+    )
 
 
 def test_success_codes_of_creations_are_not_errors() -> None:

@@ -21,9 +21,9 @@ from tests.notifications.conftest import task_context
 
 ONCALL = "06 12 34 56 78"
 CREDIT = (
-    "iSendPro alert not sent by SMS (IsendproApiError: sendSms (POST /sms): iSendPro refused the request: "
-    "code 10, 'Insufficient credit: this request costs 0.05 EUR, the account has 0.0 EUR'); calling the "
-    "fallback {name}"
+    "iSendPro alert not sent by SMS (IsendproCreditRefusedError: sendSms (POST /sms): iSendPro refused the "
+    "request: code 10, 'Insufficient credit: this request costs 0.05 EUR, the account has 0.0 EUR'; the "
+    "account's credit does not cover it: top it up in iSendPro's customer area); calling the fallback {name}"
 )
 BACKUP = "06 98 76 54 32"
 
