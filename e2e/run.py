@@ -4,6 +4,7 @@ What it starts, all on loopback, all in one temporary directory, and stops again
 
 * a throw-away PostgreSQL cluster (``e2e/postgres.sh``) as Airflow's metadata database;
 * the iSendPro emulator (``python -m airflow_provider_isendpro.testing``) with a distinctive fake key;
+* an SMTP server (``e2e/smtp_sink.py``, in this process), the deployment's ``smtp_default`` connection;
 * ``airflow db migrate``, then the scheduler (LocalExecutor), dag-processor, triggerer and API server as
   four separate processes, each in its own process group, so each is stopped by its PID.
 
@@ -17,6 +18,10 @@ belongs to one run, and checks:
   completes through the triggerer once the credit is topped up;
 * the emulator received exactly the expected SMS, each once (no duplicate (tel, text) in a run), and
   nothing outside the runs;
+* an alert iSendPro cannot take goes out by e-mail: with the emulator's credit at 0, a task failing on
+  both tries (``e2e/dags/``, copied beside the examples) is alerted by ``IsendproNotifier``, refused with
+  code 10 each time, and its ``SmtpNotifier`` fallback e-mails once per failed try (the SMTP server
+  receives exactly those 2 e-mails, with the task, the try and the error);
 * the mapped bulk send never ran more tasks at once than the ``isendpro`` pool has slots;
 * no log file (task logs, trigger logs, component logs), rendered template field or XCom value holds the
   API key;
@@ -52,6 +57,7 @@ from types import FrameType
 from typing import Any, ClassVar
 
 import requests
+from smtp_sink import Mail, SmtpSink
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_SH = REPO / "e2e" / "postgres.sh"
@@ -350,6 +356,11 @@ class Scenario:
     timeout: float = 150.0
 
 
+#: DAGs of the e2e run only (e2e/dags/), beside the examples: the alert fallback's.
+E2E_DAGS = REPO / "e2e" / "dags"
+FALLBACK_DAG = "isendpro_e2e_alert_fallback"
+ONCALL_MAIL = "oncall@example.com"
+
 #: What ``isendpro_bulk_mapped`` makes of its demo list: 2500 numbers from 06 12 30 00 00 on.
 BULK_NUMBERS = tuple(f"0612{300000 + n:06d}" for n in range(2500))
 
@@ -470,6 +481,8 @@ class Deployment:
         self.emulator: Emulator | None = None
         self.api: AirflowApi | None = None
         self.postgres_started = False
+        #: The receiving side of the alert fallback (``smtp_default`` points at it).
+        self.smtp = SmtpSink()
 
     #: The isendpro connection's extras: the LocalExecutor deployment keeps the defaults' order of size.
     CONNECTION_EXTRA: ClassVar[dict[str, float]] = {"connect_timeout": 5, "read_timeout": 30}
@@ -483,6 +496,8 @@ class Deployment:
         self._start_services()
         sql_alchemy_conn = self._start_postgres()
         base_url = self._start_emulator()
+        self.smtp.start()
+        say(f"== SMTP server (e2e/smtp_sink.py): 127.0.0.1:{self.smtp.port}, the smtp_default connection")
         self.env = self._environment(base_url, sql_alchemy_conn)
         self._start_airflow()
 
@@ -555,6 +570,7 @@ class Deployment:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__ISENDPRO__LEDGER_PATH": str(self.work / "ledger"),
             "AIRFLOW_CONN_ISENDPRO_DEFAULT": json.dumps(connection),
+            "AIRFLOW_CONN_SMTP_DEFAULT": self.smtp.connection(),
         }
 
     def _start_airflow(self) -> None:
@@ -601,6 +617,7 @@ class Deployment:
                 self.processes.stop(name)
             except Exception as exc:  # keep stopping the others
                 say(f"   could not stop {name}: {exc}")
+        self.smtp.stop()
         leftovers = []
         if self.postgres_started:
             say("   stopping PostgreSQL (pg_ctl stop -m fast)")
@@ -882,6 +899,64 @@ class Runner:
         )
 
 
+def alert_fallback(runner: Runner) -> Outcome:
+    """Credit exhausted: iSendPro refuses each alert of a task failing on both of its tries (code 10), and
+    the notifier's fallback, Airflow's SMTP notifier, e-mails on-call once per failed try (the DAG is
+    e2e/dags/isendpro_e2e_alert_fallback.py). Counted on both receiving sides: the emulator refused 2
+    sends and took no SMS, the SMTP server got exactly the 2 e-mails."""
+    emulator, sink, checks = runner.emulator, runner.deployment.smtp, runner.checks
+    emulator_log = runner.deployment.processes.log("emulator")
+    log_offset, mails_before, saved = emulator_log.stat().st_size, len(sink.mails), emulator.credit()
+    emulator.set_credit(0)
+    say("   emulator credit 0: iSendPro refuses every SMS (code 10)")
+    try:
+        outcome = runner.run(Scenario(
+            "alert fallback (credit 0: e-mail)", FALLBACK_DAG, state="failed", task_states={"load": "failed"},
+            sms=(), timeout=90,
+        ))  # fmt: skip
+    finally:
+        emulator.set_credit(saved)
+    label = outcome.scenario.label
+    with contextlib.suppress(CheckFailed):
+        wait_until("2 e-mails", lambda: len(sink.mails) - mails_before >= 2, 30)
+    got = sorted(sink.mails[mails_before:], key=lambda mail: mail.subject)
+    want = [
+        Mail(SmtpSink.FROM, (ONCALL_MAIL,), f"[Airflow] {FALLBACK_DAG}.load failed (try {n})",
+             f"<p>{FALLBACK_DAG}.load try {n}: warehouse unreachable</p>")
+        for n in (1, 2)
+    ]  # fmt: skip
+    checks.record(
+        got == want,
+        f"{label}: the SMTP server received exactly 1 e-mail per failed try (2), naming the task, the try "
+        "and the error",
+        f"received {got}",
+    )
+    with emulator_log.open("rb") as log:
+        log.seek(log_offset)
+        lines = log.read().decode(errors="replace").splitlines()
+    refused = [line for line in lines if "POST /cgi-bin/sms -> " in line and "refused: code 10" in line]
+    checks.record(
+        len(refused) == 2, f"{label}: the emulator refused 2 alert SMS (code 10, insufficient credit)",
+        f"emulator lines: {lines[-5:]}",
+    )  # fmt: skip
+    task_dir = runner.deployment.home / "logs" / f"dag_id={FALLBACK_DAG}" / f"run_id={outcome.run_id}"
+    said = []
+    for attempt in (1, 2):
+        logs = task_dir.glob(f"task_id=load/attempt={attempt}*")
+        text = "".join(p.read_text(errors="replace") for p in logs)
+        said.append(
+            "iSendPro alert not sent by SMS (" in text
+            and "sendSms (POST /sms): iSendPro refused the request: code 10, 'Insufficient credit" in text
+            and "calling the fallback SmtpNotifier" in text
+            and "iSendPro alert fallback SmtpNotifier done" in text
+        )
+    checks.record(
+        all(said), f"{label}: each try's log says the SMS was refused (code 10) and the fallback done",
+        f"per try: {said}",
+    )  # fmt: skip
+    return outcome
+
+
 def check_logs_for_key(deployment: Deployment, outcomes: list[Outcome], checks: Checks) -> None:
     task_logs = [p for p in (deployment.home / "logs").rglob("*") if p.is_file()]
     without_logs = [
@@ -952,13 +1027,14 @@ def exercise(deployment: Deployment, checks: Checks, outcomes: list[Outcome]) ->
     runner = Runner(deployment, checks)
     plan = scenarios()
     say("== DAGs")
-    dag_ids = runner.wait_for_dags({s.dag_id for s in plan})
+    dag_ids = runner.wait_for_dags({s.dag_id for s in plan} | {FALLBACK_DAG})
     runner.check_connection_form()
-    for dag_id in sorted(dag_ids - {s.dag_id for s in plan}):
+    for dag_id in sorted(dag_ids - {s.dag_id for s in plan} - {FALLBACK_DAG}):
         say(f"   note: no scenario for {dag_id}: it must succeed; its SMS are only checked for duplicates")
         plan.append(Scenario(dag_id, dag_id, sms=None))
     for scenario in plan:
         outcomes.append(runner.run(scenario))
+    outcomes.append(alert_fallback(runner))
     say("== logs and totals")
     check_logs_for_key(deployment, outcomes, checks)
     check_api_for_key(runner.api, outcomes, checks)
@@ -1036,7 +1112,11 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="isendpro-e2e-"))
-    deployment = Deployment(work, Path(args.dags_folder).resolve())
+    dags = work / "dags"  # the examples and the e2e run's own DAGs
+    shutil.copytree(Path(args.dags_folder), dags, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in E2E_DAGS.glob("*.py"):
+        shutil.copy(path, dags)
+    deployment = Deployment(work, dags)
     checks = Checks()
     outcomes: list[Outcome] = []
 
