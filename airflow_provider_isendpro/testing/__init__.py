@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .dlr import Receipt
     from .dlr_sender import DlrCall
     from .emulator import IsendproEmulator
+    from .receipts_server import ReceiptsReceiver
     from .recorder import DlrRecorder, RecordedRequest
     from .state import ReceivedRequest, SentSms
 
@@ -59,6 +60,7 @@ __all__ = [
     "EmulatorConfig",
     "IsendproEmulator",
     "Receipt",
+    "ReceiptsReceiver",
     "ReceivedRequest",
     "RecordedRequest",
     "SentSms",
@@ -69,6 +71,7 @@ _LAZY = {
     "DlrRecorder": "recorder",
     "IsendproEmulator": "emulator",
     "Receipt": "dlr",
+    "ReceiptsReceiver": "receipts_server",
     "RecordedRequest": "recorder",
     "ReceivedRequest": "state",
     "SentSms": "state",

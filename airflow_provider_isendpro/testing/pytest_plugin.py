@@ -8,6 +8,8 @@ package: it imports nothing but pytest at import time; the emulator loads when a
   ``AIRFLOW_CONN_ISENDPRO_DEFAULT`` pointing at it for the duration of the test.
 - ``isendpro_dlr_recorder`` (function): a loopback receiver for the emulator's delivery receipts, the
   emulator's ``dlr_url`` pointing at it.
+- ``isendpro_receipts_receiver`` (function): the provider's own receipt receiver on loopback, the
+  emulator posting to it, for ``SmsDeliverySensor(source="receipts")`` under ``isendpro_dag_test``.
 - ``isendpro_dag_test`` (function): the emulator plus a migrated metadata DB; ``.run(dag or file)`` runs
   a DAG with ``dag.test()`` and returns a ``DagTestResult`` (states, XComs, SMS received, each failed
   task's exception); each run starts with an empty send ledger, alert markers and throttle windows.
@@ -37,6 +39,7 @@ import pytest
 if TYPE_CHECKING:
     from airflow_provider_isendpro.testing.dagtest import DagTestKit
     from airflow_provider_isendpro.testing.emulator import IsendproEmulator
+    from airflow_provider_isendpro.testing.receipts_server import ReceiptsReceiver
     from airflow_provider_isendpro.testing.recorder import DlrRecorder
 
 CONN_ENV = "AIRFLOW_CONN_ISENDPRO_DEFAULT"
@@ -114,6 +117,21 @@ def isendpro_dlr_recorder(isendpro_emulator: IsendproEmulator) -> Iterator[DlrRe
     with DlrRecorder() as recorder:
         isendpro_emulator.configure(dlr_url=recorder.url)
         yield recorder
+
+
+@pytest.fixture
+def isendpro_receipts_receiver(
+    isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ReceiptsReceiver]:
+    """The provider's delivery-receipt receiver on loopback (as the API server would serve it), with
+    ``[isendpro] dlr_secret`` set and the emulator's ``dlr_url`` pointing at it for the test: receipts
+    land in the run's ledger, where ``SmsDeliverySensor(source="receipts")`` reads them."""
+    from airflow_provider_isendpro.testing.receipts_server import SECRET_ENV, ReceiptsReceiver
+
+    with ReceiptsReceiver() as receiver:
+        monkeypatch.setenv(SECRET_ENV, receiver.secret)
+        isendpro_emulator.configure(dlr_url=receiver.dlr_url)
+        yield receiver
 
 
 @pytest.fixture(scope="session")
