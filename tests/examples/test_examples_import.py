@@ -18,6 +18,7 @@ EXAMPLE_DAGS = {
     "isendpro_bulk_mapped",
     "isendpro_alert_storm",
     "isendpro_mapped_reminders",
+    "isendpro_delivery_receipts",
 }
 
 
