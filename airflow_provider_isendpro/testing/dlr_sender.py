@@ -120,6 +120,15 @@ class DlrSender:
                 heapq.heappush(self._queue, (now + max(0.0, delay), next(self._seq), job))
             self._changed.notify_all()
 
+    def release(self) -> int:
+        """Make every queued receipt due now (a retry's wait included); returns how many."""
+        with self._lock:
+            now = time.monotonic()
+            self._queue = [(now, seq, job) for _, seq, job in self._queue]
+            heapq.heapify(self._queue)
+            self._changed.notify_all()
+            return len(self._queue)
+
     def clear(self) -> None:
         """Forget queued receipts and recorded calls; a callback in flight is not recorded."""
         with self._lock:

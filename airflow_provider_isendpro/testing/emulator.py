@@ -23,7 +23,7 @@ answered like ``GET`` without the body; ``OPTIONS`` lists the methods; unknown p
 Control endpoints (not iSendPro's; for a subprocess-hosted emulator), under ``/_emulator/``:
 ``GET health``, ``GET sent``, ``GET requests``, ``GET state``, ``GET stats``, ``GET|POST|DELETE faults``,
 ``POST reset``, ``POST config``, ``POST credit``, ``POST release``, ``GET dlr`` (delivery-receipt
-callbacks). None of them ever shows a keyid.
+callbacks), ``POST dlr/release`` (every receipt due now). None of them ever shows a keyid.
 
 Delivery receipts (``dlr_url`` and the other ``dlr_*`` fields of ``EmulatorConfig``): each accepted,
 non-sandbox SMS gets a receipt, sent to ``dlr_url`` from background threads (``dlr_sender.py``) and shown
@@ -33,6 +33,7 @@ in the ``/campagne`` report once due (``dlr.py``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.parser
 import email.policy
 import json
@@ -608,6 +609,17 @@ class IsendproEmulator:
         """Block until no receipt is queued or being sent (one not yet due counts as queued)."""
         return self._dlr.wait_idle(timeout)
 
+    def release_dlr(self) -> int:
+        """Make every receipt not yet due, due now: the queued callbacks go at once and the report shows
+        the final statuses. Returns how many callbacks were queued. (A test's gate: a long ``dlr_delay``,
+        then ``release_dlr()`` once the code under test is seen waiting.)"""
+        now = self.clock().timestamp()
+        with self._state.lock:
+            for message_id, receipt in self._state.receipts.items():
+                if receipt.due > now:
+                    self._state.receipts[message_id] = dataclasses.replace(receipt, due=now)
+        return self._dlr.release()
+
     def dlr_statut(self, tel: str, tracker: str | None) -> str | None:
         """The ``statut`` an SMS to ``tel`` with ``tracker`` gets under the current config (``None``: no
         receipt): know the outcome before sending."""
@@ -816,6 +828,8 @@ class IsendproEmulator:
                 if query.get("receipts") in ("1", "true"):
                     answer["receipts"] = [r.to_dict() for r in self.receipts]
                 return reply(answer)
+            if (method, name) == ("POST", "dlr/release"):
+                return reply({"released": self.release_dlr()})
             if (method, name) == ("GET", "config"):
                 return reply({"config": self._config.to_dict()})
             if (method, name) == ("POST", "config"):

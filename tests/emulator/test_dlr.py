@@ -202,6 +202,11 @@ def test_the_report_is_pending_until_the_receipt_is_due(api: Api, isendpro_dlr_r
     assert (receipt.tel, receipt.tracker, receipt.statut) == ("0612345678", "T1", "1")
     api.emu.clock = lambda: real_clock() + timedelta(seconds=3601)  # the emulator's wall clock, an hour on
     assert [row["statut"] for row in _report(api)] == ["1"]
+    api.emu.clock = real_clock
+    assert api.control("POST", "dlr/release").json() == {"released": 1}  # due now: sent at once
+    assert isendpro_dlr_recorder.wait(1)
+    assert [r.query for r in isendpro_dlr_recorder.requests] == ["tel=0612345678&statut=1&tracker=T1"]
+    assert [row["statut"] for row in _report(api)] == ["1"]  # the report agrees, on the real clock too
     api.emu.configure(campaign_statut="DELIVRE")  # forces every row, as before receipts existed
     assert [row["statut"] for row in _report(api)] == ["DELIVRE"]
     api.emu.reset()
