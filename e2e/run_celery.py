@@ -15,7 +15,11 @@ timeouts are short (0.5 s connect, 4 s read): they bound how long a retry waits 
 Scenarios, in order (the DAGs are ``e2e/celery_dags/isendpro_celery_e2e.py`` and the mapped bulk example):
 
 1. **local ledger** — workers without ``[isendpro] ledger_path``: the send is refused before any SMS and
-   the task log names ``[isendpro] ledger_path``. The workers are then restarted with the S3 ledger.
+   the task log names ``[isendpro] ledger_path``. On the same workers, an alert fails open: a task failing
+   on both tries, ``IsendproNotifier`` on retry and on failure, texts on-call once per failed try (the
+   exact texts, each with its try's own end time as the API reports it), and each try's log holds the
+   notifier's ERROR line naming ``[isendpro] ledger_path``. The workers are then restarted with the S3
+   ledger.
 2. **worker killed** (twice: ``on_unknown`` default and ``"warn"``) — batch 4's request is accepted by
    the emulator and held; every process of the worker running the task gets SIGKILL (task process
    included); the retry runs on the other worker. Each recipient received exactly once, batch 4 reported
@@ -64,6 +68,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +86,7 @@ from run import (
     Scenario,
     Sms,
     alive,
+    parse_time,
     run_deployment,
     say,
     tail,
@@ -179,6 +185,94 @@ def scenario_local_ledger(runner: CeleryRunner, rows: list[Row]) -> None:
         f"{len(logs)} task logs; {tail(logs[-1]) if logs else 'none'}",
     )
     rows.append(runner.row("local ledger refused", RECIPIENTS, outcome, started))
+
+
+ALERT_DAG, ALERT_TEL, ALERT_ERROR = (
+    "isendpro_celery_alert",
+    "0612345691",
+    "RuntimeError: warehouse unreachable",
+)
+
+
+def minute(when: datetime) -> str:
+    """A time as alerts write it (UTC)."""
+    return f"{when.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def scenario_local_ledger_alert(runner: CeleryRunner, rows: list[Row]) -> None:
+    """Scenario 1's workers (no ``[isendpro] ledger_path``): the alert is not refused, it fails open."""
+    started = time.monotonic()
+    heads = {
+        1: f"[Airflow] {ALERT_DAG}.load failed, will retry (try 1/2) at ",
+        2: f"[Airflow] {ALERT_DAG}.load failed (try 2/2) at ",
+    }
+    label = "alert, local ledger under CeleryExecutor"
+    outcome = runner.run(Scenario(
+        label, ALERT_DAG, state="failed", task_states={"load": "failed"},
+        sms=tuple(Sms(ALERT_TEL, head) for head in heads.values()), timeout=120,
+    ))  # fmt: skip
+    # Each try's end, as the API reports it: the failure time its alert must carry. A try that failed for
+    # good gets its end date when its process exits, after its failure callback, so its alert may name the
+    # minute before (tests/dagruns.py: ended_at).
+    base = f"/api/v2/dags/{ALERT_DAG}/dagRuns/{outcome.run_id}/taskInstances/load"
+    ends = {
+        t["try_number"]: parse_time(t.get("end_date"))
+        for t in runner.api.get(f"{base}/tries")["task_instances"]
+    }
+    for ti in outcome.task_instances:  # the last try, if the history leaves it out
+        ends.setdefault(ti["try_number"], parse_time(ti.get("end_date")))
+    problems = []
+    for n, head in heads.items():
+        texts = [s for s in outcome.sms if s["text"].startswith(head)]
+        end = ends.get(n)
+        if len(texts) != 1 or end is None:
+            problems.append(f"try {n}: {len(texts)} SMS, end {end}")
+            continue
+        sms, allowed = texts[0], {minute(end), minute(end - timedelta(minutes=1))}
+        received = datetime.fromtimestamp(float(sms["timestamp"]), timezone.utc)
+        if not any(
+            sms["text"] == f"{head}{when}: {ALERT_ERROR}" and when <= minute(received) for when in allowed
+        ):
+            problems.append(f"try {n}: {sms['text']!r} (ended {end:%H:%M:%S}, received {received:%H:%M:%S})")
+    runner.checks.record(
+        not problems,
+        f"{label}: 1 SMS per failed try to {ALERT_TEL}, exactly '... at <its end> UTC: {ALERT_ERROR}'",
+        "; ".join(problems),
+    )
+    said = {}
+    for n in heads:
+        logs = sorted(
+            runner.deployment.work.glob(
+                f"w*/logs/dag_id={ALERT_DAG}/run_id={outcome.run_id}/task_id=load/attempt={n}.log"
+            )
+        )
+        errors = [
+            entry.get("event", "")
+            for path in logs
+            for entry in map(_json_line, path.read_text(errors="replace").splitlines())
+            if entry.get("level") == "error"
+        ]
+        said[n] = any(
+            "its ledger is on this machine's local disk" in e
+            and "[core] executor = CeleryExecutor" in e
+            and "set [isendpro] ledger_path to storage every worker reaches" in e
+            for e in errors
+        )
+    runner.checks.record(
+        all(said.values()),
+        f"{label}: each try's log holds the notifier's ERROR line naming [isendpro] ledger_path",
+        f"per try: {said}",
+    )
+    rows.append(runner.row("alert, local ledger (fails open)", 1, outcome, started))
+
+
+def _json_line(line: str) -> dict[str, Any]:
+    """One line of a task log (JSON lines), or {} for anything else."""
+    with contextlib.suppress(ValueError):
+        entry = json.loads(line)
+        if isinstance(entry, dict):
+            return entry
+    return {}
 
 
 def scenario_machine_lost(runner: CeleryRunner, rows: list[Row], *, warn: bool) -> None:
@@ -563,12 +657,13 @@ def exercise(
     runner.wait_for_dags({
         "isendpro_celery_kill", "isendpro_celery_kill_warn", "isendpro_celery_zombie",
         "isendpro_celery_local_ledger", "isendpro_celery_freeze_check", "isendpro_celery_freeze_request",
-        "isendpro_bulk_mapped",
+        "isendpro_bulk_mapped", ALERT_DAG,
     })  # fmt: skip
     if "local-ledger" in groups:
         say("== workers without [isendpro] ledger_path")
         deployment.start_workers(s3_ledger=False)
         scenario_local_ledger(runner, rows)
+        scenario_local_ledger_alert(runner, rows)
         for worker in WORKERS:
             deployment.stop_worker(worker)
     say("== workers with [isendpro] ledger_path = s3://… and ledger_conn_id = aws_default")

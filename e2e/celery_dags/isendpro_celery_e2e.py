@@ -1,5 +1,5 @@
 """DAGs of ``make e2e-celery`` (e2e/run_celery.py): personalised sends that a worker is killed (or frozen)
-under.
+under, and an alert on workers without a shared ledger.
 
 Each DAG sends one personalised SMS to each of its fake French mobiles (06 12 40 00 00 on), with
 retries, through the ledger configured for the workers (``[isendpro] ledger_path``): nothing here names
@@ -12,8 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
+from airflow_provider_isendpro.notifications.sms import IsendproNotifier
 from airflow_provider_isendpro.operators.sms import SendSmsOperator
 
 
@@ -48,3 +49,25 @@ freeze_check = send_dag("isendpro_celery_freeze_check", 40, 5, retries=1)
 freeze_request = send_dag("isendpro_celery_freeze_request", 40, 5, retries=1)
 #: No [isendpro] ledger_path under CeleryExecutor: refused before any SMS.
 local_ledger = send_dag("isendpro_celery_local_ledger", 60, 5, retries=0)
+
+
+#: No [isendpro] ledger_path under CeleryExecutor: the alert still goes out, one SMS per failed try (on
+#: retry, then on the final failure), with an ERROR line naming the setting. ``throttle=None``: each try
+#: may run on either worker, and a throttle kept on one machine's disk would hold the second alert back on
+#: that machine but not on the other (the per-machine limit the ERROR line warns about).
+page_on_call = IsendproNotifier(to="06 12 34 56 91", include_link=False, throttle=None)
+with DAG(
+    "isendpro_celery_alert", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
+    tags=["isendpro", "e2e"],
+) as alert_dag:  # fmt: skip
+
+    @task(
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+        on_retry_callback=page_on_call,
+        on_failure_callback=page_on_call,
+    )
+    def load() -> None:
+        raise RuntimeError("warehouse unreachable")
+
+    load()
