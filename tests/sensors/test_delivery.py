@@ -306,15 +306,38 @@ def send(emulator: IsendproEmulator, numbers: dict[str, str]) -> None:
 
 
 def test_auto_reads_the_report_without_a_receiver(isendpro_emulator: IsendproEmulator) -> None:
-    send(isendpro_emulator, NUMBERS)
-    isendpro_emulator.configure(campaign_statut="0")
+    # the emulator's magic numbers: a receipt that says failed, one expired, none at all (row pending)
+    numbers = {"trkA1": "0612345601", "trkF1": "0600000301", "trkE1": "0600000302", "trkN1": "0600000300"}
+    send(isendpro_emulator, numbers)
+    rows = [{"number": n, "status": "sent", "tracker": t} for t, n in numbers.items()]
     run_started = pendulum.now("UTC")
     ctx = context(dag_run=SimpleNamespace(start_date=run_started))
-    assert sensor().execute(ctx) == summary(source="report")
+    with pytest.raises(AirflowSensorTimeout):
+        sensor(trackers={"recipients": rows}, timeout=0).execute(ctx)
+    seen = summary(
+        source="report",
+        total=4,
+        counts={"delivered": 1, "failed": 1, "expired": 1, "unknown": 0, "pending": 1},
+        delivered=1,
+        delivered_ratio=0.25,
+        failed=["0600000301"],
+        expired=["0600000302"],
+        pending=["0600000300"],
+        not_sent=0,
+        condition_met=False,
+    )
+    assert ctx["ti"].pushed == {"delivery_report": seen}
     [query] = [r.query for r in isendpro_emulator.requests_to("/campagne")]
     opened = (run_started - dt.timedelta(minutes=5)).in_timezone("Europe/Paris")
     assert query["date_deb"] == opened.strftime("%Y-%m-%d %H:%M")  # the run's start, minus 5 minutes
     assert (query["keyid"], query["rapportCampagne"]) == (KEY, "1")
+
+    quarter = sensor(trackers={"recipients": rows}, min_delivered_ratio=0.25)
+    assert quarter.execute(ctx) == {
+        **seen,
+        "condition": "at least 0.25 of the SMS delivered",
+        "condition_met": True,
+    }
 
 
 def test_report_in_poke_mode_keeps_its_floor(isendpro_emulator: IsendproEmulator) -> None:
@@ -442,8 +465,23 @@ def test_execute_complete() -> None:
 # dag.test(): a send, then the deferred sensor (the trigger runs inline) and an asset event
 
 
+def asset_events(name: str) -> list[tuple[Any, str]]:
+    """``(extra, source_task_id)`` of every event of the asset ``name``."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.extra, AssetEvent.source_task_id)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.name == name)
+        ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
 @pytest.mark.integration
-def test_dag_send_then_deferred_sensor_emits_an_asset_event(
+def test_dag_mapped_send_then_deferred_sensor_emits_an_asset_event(
     isendpro_emulator: IsendproEmulator,
     store: ReceiptStore,
     run_dag: Callable[..., Any],
@@ -454,35 +492,29 @@ def test_dag_send_then_deferred_sensor_emits_an_asset_event(
     from airflow_provider_isendpro.operators.sms import SendSmsOperator
 
     waits: list[float] = []
+    outcomes = {"0612345678": "delivered", "0698765432": "failed"}
 
     async def receipts_arrive(seconds: float) -> None:  # iSendPro calls back while the sensor waits
         waits.append(seconds)
-        sent = isendpro_emulator.sent
-        receive(
-            store,
-            sent[len(waits) - 1].tracker or "",
-            ["delivered", "failed"][len(waits) - 1],
-            sent[len(waits) - 1].tel,
-        )
+        sms = isendpro_emulator.sent[len(waits) - 1]  # map indexes may run in either order
+        receive(store, sms.tracker or "", outcomes[sms.tel], sms.tel)
 
     monkeypatch.setattr(trigger_module, "sleep", receipts_arrive)
     delivered = Asset("isendpro_delivery_test")
     with DAG("delivery_deferred", schedule=None, start_date=START, catchup=False) as dag:
-        sent = SendSmsOperator(
-            task_id="send",
-            recipients=["0612345678", "0698765432", "0600000011"],
-            text="Alerte",
-            on_rejected="warn",
+        sent = SendSmsOperator.partial(task_id="send", text="Alerte", on_rejected="warn").expand(
+            recipients=[["0612345678"], ["0698765432", "0600000011"]]  # 0600000011: refused (code 11)
         )
         SmsDeliverySensor(task_id="delivery", trackers=sent.output, poll_interval=45, outlets=[delivered])
 
     run = run_dag(dag)
-    assert task_states(run) == {"send": "success", "delivery": "success"}
+    assert task_states(run) == {"send[0]": "success", "send[1]": "success", "delivery": "success"}
     assert waits == [45.0, 45.0]
+    counts = {"delivered": 1, "failed": 1, "expired": 0, "unknown": 0, "pending": 0}
     assert xcom_value(run, "delivery") == {
         "source": "receipts",
         "total": 2,
-        "counts": {"delivered": 1, "failed": 1, "expired": 0, "unknown": 0, "pending": 0},
+        "counts": counts,
         "delivered": 1,
         "delivered_ratio": 0.5,
         "failed": ["0698765432"],
@@ -493,24 +525,57 @@ def test_dag_send_then_deferred_sensor_emits_an_asset_event(
         "condition": "every status final",
         "condition_met": True,
     }
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
+    extra = {"source": "receipts", "total": 2, "delivered": 1, "counts": counts}
+    assert asset_events("isendpro_delivery_test") == [(extra, "delivery")]
 
-    with create_session() as session:
-        events = session.execute(
-            select(AssetEvent.extra, AssetEvent.source_task_id)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.name == "isendpro_delivery_test")
-        ).all()
-    assert [tuple(e) for e in events] == [
-        (
-            {
-                "source": "receipts",
-                "total": 2,
-                "delivered": 1,
-                "counts": {"delivered": 1, "failed": 1, "expired": 0, "unknown": 0, "pending": 0},
-            },
-            "delivery",
+
+@pytest.mark.integration
+def test_dag_deferred_timeout_pushes_what_was_seen(
+    isendpro_emulator: IsendproEmulator,
+    store: ReceiptStore,
+    run_dag: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk import DAG, Asset
+
+    from airflow_provider_isendpro.operators.sms import SendSmsOperator
+
+    clock = [dt.datetime.now(dt.timezone.utc)]
+    waits: list[float] = []
+
+    async def time_passes(seconds: float) -> None:  # one receipt arrives, the other never does
+        waits.append(seconds)
+        clock[0] += dt.timedelta(seconds=seconds)
+        sms = isendpro_emulator.sent[0]
+        receive(store, sms.tracker or "", "delivered", sms.tel)
+
+    monkeypatch.setattr(trigger_module, "sleep", time_passes)
+    monkeypatch.setattr(trigger_module, "utcnow", lambda: clock[0])
+    with DAG("delivery_timeout", schedule=None, start_date=START, catchup=False) as dag:
+        sent = SendSmsOperator(task_id="send", recipients=["0612345678", "0698765432"], text="Alerte")
+        SmsDeliverySensor(
+            task_id="delivery",
+            trackers=sent.output,
+            poll_interval=50,
+            timeout=120,
+            outlets=[Asset("isendpro_delivery_timeout_test")],
         )
-    ]
+
+    run = run_dag(dag)
+    assert task_states(run) == {"send": "success", "delivery": "failed"}
+    assert waits == [50.0, 50.0, 20.0]  # the last read at the sensor's timeout
+    assert xcom_value(run, "delivery", key="delivery_report") == {
+        "source": "receipts",
+        "total": 2,
+        "counts": {"delivered": 1, "failed": 0, "expired": 0, "unknown": 0, "pending": 1},
+        "delivered": 1,
+        "delivered_ratio": 0.5,
+        "failed": [],
+        "expired": [],
+        "unknown": [],
+        "pending": ["0698765432"],
+        "not_sent": 0,
+        "condition": "every status final",
+        "condition_met": False,
+    }
+    assert asset_events("isendpro_delivery_timeout_test") == []  # no event: the SMS were not delivered

@@ -299,28 +299,47 @@ def campagne_queries(emulator: IsendproEmulator) -> list[dict[str, Any]]:
     return [r.query for r in emulator.requests_to("/campagne")]
 
 
-def test_report_until_every_row_is_final(isendpro_emulator: IsendproEmulator, clock: Clock) -> None:
-    clock.now = dt.datetime.now(dt.timezone.utc)  # the emulator dates its rows with the real clock
+def test_report_until_every_row_is_final(
+    isendpro_emulator: IsendproEmulator, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    clock.now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    isendpro_emulator.clock = lambda: clock.now.astimezone(paris)  # the report follows the trigger's clock
+    isendpro_emulator.configure(dlr_delay=1200)  # receipts due 20 minutes after the send
+    numbers = {"trkA1": "0612345601", "trkB2": "0600000301", "trkC3": "0612345603"}  # B2: failed
+    monkeypatch.setattr(trigger_module, "utcnow", lambda: clock.now)
+    send(isendpro_emulator, numbers)
     start = clock.now - dt.timedelta(minutes=5)
-    send(isendpro_emulator, NUMBERS)
-    isendpro_emulator.configure(campaign_statut="")  # not final yet
-    clock.steps = [lambda: None, lambda: isendpro_emulator.configure(campaign_statut="0")]
-    event = first_event(report_trigger(report_start=start.isoformat()))
-    assert event.payload == {"status": "success", "summary": summary(source="report")}
-    assert clock.waits == [900.0, 900.0]
-    paris = dt.timezone(dt.timedelta(hours=1))  # December: CET
+    event = first_event(report_trigger(numbers=numbers, report_start=start.isoformat()))
+    assert event.payload == {
+        "status": "success",
+        "summary": summary(
+            source="report",
+            counts={"delivered": 2, "failed": 1, "expired": 0, "unknown": 0, "pending": 0},
+            delivered=2,
+            delivered_ratio=0.6667,
+            failed=["0600000301"],
+        ),
+    }
+    assert clock.waits == [900.0, 900.0]  # at 15 minutes every row was pending, at 30 final
 
     def minute(moment: dt.datetime) -> str:
         return moment.astimezone(paris).strftime("%Y-%m-%d %H:%M")
 
-    first_end = start + dt.timedelta(minutes=5, seconds=900 + 60)
     assert campagne_queries(isendpro_emulator) == [
-        {"keyid": KEY, "rapportCampagne": "1", "date_deb": minute(start), "date_fin": minute(first_end)},
         {
             "keyid": KEY,
             "rapportCampagne": "1",
             "date_deb": minute(start),
-            "date_fin": minute(first_end + dt.timedelta(seconds=900)),
+            "date_fin": minute(clock.now - dt.timedelta(seconds=900 - 60)),
+        },
+        {
+            "keyid": KEY,
+            "rapportCampagne": "1",
+            "date_deb": minute(start),
+            "date_fin": minute(clock.now + dt.timedelta(seconds=60)),
         },
     ]
 
