@@ -37,6 +37,8 @@ from airflow_provider_isendpro.triggers.delivery import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_isendpro.receipts.store import ReceiptStore
+
 #: ``/campagne`` reads: every 15 minutes by default, never more often than every 5. iSendPro documents no
 #: rate limit for it, and each read downloads every SMS of the window: a gentle default, a hard floor.
 REPORT_INTERVAL = 900.0
@@ -130,18 +132,11 @@ def _is_literal(value: Any) -> bool:
 
 
 def _report_time(value: Any) -> dt.datetime:
-    """``report_start`` as an aware datetime (a string without offset, or a date, is French time)."""
-    from zoneinfo import ZoneInfo
-
+    """``report_start`` as an aware datetime (a string without offset, or a date, is French time), by
+    the report's own rules and errors."""
     from airflow_provider_isendpro.client.endpoints import _api_time
 
-    _text, local = _api_time("report_start", value)  # the report's own rules and errors
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value
-    if isinstance(value, str):
-        parsed = dt.datetime.fromisoformat(value.strip())
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("Europe/Paris"))
-    return local
+    return _api_time("report_start", value)[1]
 
 
 class SmsDeliverySensor(BaseSensorOperator):
@@ -267,7 +262,9 @@ class SmsDeliverySensor(BaseSensorOperator):
         if plan.source == "receipts":
             from airflow_provider_isendpro.receipts.store import ReceiptStore
 
-            return receipt_observations(ReceiptStore.configured().receipts_for(list(plan.targets.numbers)))
+            if plan.store is None:  # one store per execute: it keeps the receipts it has read
+                plan.store = ReceiptStore.configured()
+            return receipt_observations(plan.store.receipts_for(list(plan.targets.numbers)))
         from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
         assert plan.report_start is not None
@@ -284,7 +281,7 @@ class SmsDeliverySensor(BaseSensorOperator):
         plan = self._plan or self._make_plan(context)
         self._plan = plan
         try:
-            seen = self._observe(plan)
+            seen = self._observe(plan) if plan.targets.numbers else {}  # a send that sent nothing
         except (IsendproError, OSError) as exc:
             if isinstance(exc, IsendproError) and not is_transient(exc):
                 raise
@@ -420,6 +417,7 @@ class _Plan:
         self.ratio = ratio
         self.report_start = report_start
         self.statuses = statuses
+        self.store: ReceiptStore | None = None
 
 
 def _seconds(field: str, value: Any) -> float:

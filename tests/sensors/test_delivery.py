@@ -350,6 +350,20 @@ def test_report_in_poke_mode_keeps_its_floor(isendpro_emulator: IsendproEmulator
     assert len(isendpro_emulator.requests_to("/campagne")) == 1
 
 
+def test_a_send_that_sent_nothing_is_not_waited_for(isendpro_emulator: IsendproEmulator) -> None:
+    rejected = {"recipients": [SEND["recipients"][3]], "details_path": None}
+    op = sensor(trackers=rejected, source="report", report_start="2026-12-07 17:00", deferrable=True)
+    assert op.execute(context()) == summary(
+        source="report",
+        total=0,
+        counts={"delivered": 0, "failed": 0, "expired": 0, "unknown": 0, "pending": 0},
+        delivered=0,
+        delivered_ratio=None,
+        not_sent=1,
+    )
+    assert isendpro_emulator.requests == []  # nothing read
+
+
 def test_report_refused_key_fails_the_poke(
     isendpro_emulator: IsendproEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
