@@ -23,6 +23,11 @@ belongs to one run, and checks:
   code 10 each time, and its ``SmtpNotifier`` fallback e-mails once per failed try (the SMTP server
   receives exactly those 2 e-mails, with the task, the try and the error);
 * the mapped bulk send never ran more tasks at once than the ``isendpro`` pool has slots;
+* delivery receipts close the loop (issue 22): ``isendpro_delivery_receipts`` sends to 200 numbers, the
+  emulator posts one receipt per SMS (a mix of delivered, failed and expired) to the API server's receiver
+  (``/isendpro/dlr/<[isendpro] dlr_secret>``) once ``wait_for_receipts`` is seen deferred, and the sensor
+  finishes in the triggerer with exactly the counts and numbers the emulator posted; no log holds the
+  secret;
 * no log file (task logs, trigger logs, component logs), rendered template field or XCom value holds the
   API key;
 * the API server serves the ``isendpro`` connection form (relabelled fields and the extra fields);
@@ -280,6 +285,17 @@ class Emulator:
         """End every request the emulator holds (a held request's connection closes with no answer)."""
         self._call("POST", "release")
 
+    def configure(self, **fields: Any) -> None:
+        self._call("POST", "config", json=fields)
+
+    def dlr(self) -> dict[str, Any]:
+        """The delivery-receipt callbacks made: summary and every attempt."""
+        return dict(self._call("GET", "dlr"))
+
+    def release_dlr(self) -> int:
+        """Every receipt not yet due is due now (queued callbacks go at once)."""
+        return int(self._call("POST", "dlr/release")["released"])
+
 
 class AirflowApi:
     def __init__(self, base_url: str) -> None:
@@ -351,6 +367,10 @@ class Scenario:
     task_states: dict[str, str] = field(default_factory=dict)
     sms: tuple[Sms, ...] | None = ()
     deferred_task: str | None = None
+    #: What holds ``deferred_task`` back until it is seen deferred (a key of ``GATES``), and what its
+    #: trigger log must then say.
+    gate: str = "credit"
+    trigger_log: str = "reached the threshold"
     pool: tuple[str, int] | None = None
     files: tuple[str, ...] = ()
     timeout: float = 150.0
@@ -359,6 +379,15 @@ class Scenario:
 #: DAGs of the e2e run only (e2e/dags/), beside the examples: the alert fallback's.
 E2E_DAGS = REPO / "e2e" / "dags"
 FALLBACK_DAG = "isendpro_e2e_alert_fallback"
+#: The delivery-receipts scenario: the example DAG for 200 numbers; the receiver's secret ([isendpro]
+#: dlr_secret, distinctive: no log may hold it); the emulator's statut mix (drawn per tracker).
+RECEIPTS_DAG, RECEIPTS_COUNT = "isendpro_delivery_receipts", 200
+DLR_SECRET = f"E2E-dlr-secret-{secrets.token_urlsafe(18)}"
+DLR_MIX = {"0": 0.9, "1": 0.07, "2": 0.03}
+#: Over the mix, so that both failures always occur: one failed and one expired number.
+DLR_PINNED = {"0612400007": "1", "0612400011": "2"}
+#: The receipts' delay while held (see ``ReceiptGate``): far past the sensor's first check in the worker.
+DLR_HOLD = 900.0
 ONCALL_MAIL = "oncall@example.com"
 
 #: What ``isendpro_bulk_mapped`` makes of its demo list: 2500 numbers from 06 12 30 00 00 on.
@@ -569,6 +598,7 @@ class Deployment:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__ISENDPRO__LEDGER_PATH": str(self.work / "ledger"),
+            "AIRFLOW__ISENDPRO__DLR_SECRET": DLR_SECRET,
             "AIRFLOW_CONN_ISENDPRO_DEFAULT": json.dumps(connection),
             "AIRFLOW_CONN_SMTP_DEFAULT": self.smtp.connection(),
         }
@@ -654,6 +684,8 @@ class CreditGate:
     triggerer. (The example polls every 10 minutes: a check that saw 0 would stall the run.)
     """
 
+    NOTE = "emulator credit 0"
+
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.saved = emulator.credit()
@@ -671,6 +703,36 @@ class CreditGate:
     def reset(self) -> None:
         self.open()
         self.emulator.clear_faults()
+
+
+class ReceiptGate:
+    """Make the delivery sensor defer, observe it deferred, then let the receipts reach the receiver.
+
+    The emulator holds each receipt ``DLR_HOLD`` seconds, so the sensor's first check (in the worker)
+    finds none and the task defers; once it is seen ``deferred``, every receipt is released (due now) and
+    posted to the API server, where the trigger, in the triggerer, reads them from the store.
+    """
+
+    NOTE = "delivery receipts held"
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.opened = False
+
+    def close(self) -> None:
+        self.emulator.configure(dlr_delay=DLR_HOLD)
+
+    def open(self) -> None:
+        if not self.opened:
+            say(f"   {self.emulator.release_dlr()} receipts released")
+            self.opened = True
+
+    def reset(self) -> None:
+        self.open()
+        self.emulator.configure(dlr_delay=0.0)
+
+
+GATES: dict[str, Callable[[Emulator], Any]] = {"credit": CreditGate, "receipts": ReceiptGate}
 
 
 class Runner:
@@ -747,11 +809,11 @@ class Runner:
         conf = json.loads(json.dumps(scenario.conf).replace("{work}", str(self.deployment.work)))
         say(f"== {scenario.label}" + (f"  conf={json.dumps(conf)}" if conf else ""))
         sent_before = self.emulator.sent_count()
-        gate = CreditGate(self.emulator) if scenario.deferred_task else None
+        gate = GATES[scenario.gate](self.emulator) if scenario.deferred_task else None
         try:
             if gate:
                 gate.close()
-                say(f"   emulator credit 0 until {scenario.deferred_task} is seen deferred")
+                say(f"   {gate.NOTE} until {scenario.deferred_task} is seen deferred")
             stamp = datetime.now().strftime("%H%M%S%f")
             run = self.api.post(
                 f"/api/v2/dags/{scenario.dag_id}/dagRuns",
@@ -780,15 +842,15 @@ class Runner:
         self._check(outcome)
         return outcome
 
-    def _follow(self, outcome: Outcome, gate: CreditGate | None) -> None:
-        """Record each task's successive states; open the credit gate once the sensor is deferred."""
+    def _follow(self, outcome: Outcome, gate: Any) -> None:
+        """Record each task's successive states; open the gate once the sensor is deferred."""
         for ti in self.api.task_instances(outcome.scenario.dag_id, outcome.run_id):
             key = ti["task_id"] if ti["map_index"] < 0 else f"{ti['task_id']}[{ti['map_index']}]"
             seen = outcome.states_seen.setdefault(key, [])
             if ti["state"] and (not seen or seen[-1] != ti["state"]):
                 seen.append(ti["state"])
                 if gate and key == outcome.scenario.deferred_task and ti["state"] == "deferred":
-                    say(f"   {key} is deferred: credit restored")
+                    say(f"   {key} is deferred: opening the gate")
                     gate.open()
 
     def _collect_sms(self, scenario: Scenario, offset: int) -> list[dict[str, Any]]:
@@ -892,9 +954,9 @@ class Runner:
         trigger_logs = sorted(run_dir.glob("attempt=*.log.trigger.*.log"))
         text = "".join(p.read_text(errors="replace") for p in trigger_logs)
         self.checks.record(
-            "reached the threshold" in text,
-            f"{outcome.scenario.label}: the triggerer completed {task_id} (its trigger log says the "
-            "credit reached the threshold)",
+            outcome.scenario.trigger_log in text,
+            f"{outcome.scenario.label}: the triggerer completed {task_id} (its trigger log says "
+            f"{outcome.scenario.trigger_log!r})",
             f"trigger logs: {[p.name for p in trigger_logs] or 'none'} under {run_dir}",
         )
 
@@ -954,6 +1016,101 @@ def alert_fallback(runner: Runner) -> Outcome:
         all(said), f"{label}: each try's log says the SMS was refused (code 10) and the fallback done",
         f"per try: {said}",
     )  # fmt: skip
+    return outcome
+
+
+def delivery_receipts(runner: Runner) -> Outcome:
+    """Delivery receipts on the real deployment (issue 22): ``isendpro_delivery_receipts`` sends to 200
+    numbers; the emulator posts one receipt per SMS (statut drawn from ``DLR_MIX`` per tracker) to the API
+    server's receiver, held until ``wait_for_receipts`` is seen deferred (``ReceiptGate``); the sensor
+    must finish in the triggerer with exactly what the emulator posted, and no log may hold the secret."""
+    emulator, checks, deployment = runner.emulator, runner.checks, runner.deployment
+    numbers = [f"0612{400000 + n:06d}" for n in range(RECEIPTS_COUNT)]
+    emulator.configure(
+        dlr_url=f"http://127.0.0.1:{deployment.api_port}/isendpro/dlr/{DLR_SECRET}",
+        dlr_statuses=DLR_MIX,
+        dlr_number_statuses=DLR_PINNED,
+    )
+    say("   the emulator posts delivery receipts to the API server's receiver (/isendpro/dlr/<secret>)")
+    try:
+        outcome = runner.run(Scenario(
+            f"{RECEIPTS_DAG} ({RECEIPTS_COUNT} recipients, receipts)", RECEIPTS_DAG,
+            conf={"count": RECEIPTS_COUNT}, sms=tuple(Sms(n, "Votre commande est en route") for n in numbers),
+            deferred_task="wait_for_receipts", gate="receipts", trigger_log="(receipts)", timeout=120,
+        ))  # fmt: skip
+        with contextlib.suppress(CheckFailed):
+            wait_until("every receipt settled", lambda: emulator.dlr()["pending"] == 0, 30)
+        posted = emulator.dlr()
+    finally:
+        emulator.configure(dlr_url=None, dlr_statuses={"0": 1.0}, dlr_number_statuses={})
+    label = outcome.scenario.label
+    calls = posted.pop("calls")
+    checks.record(
+        len(calls) == RECEIPTS_COUNT
+        and all((c["status"], c["attempt"], c["response"]) == (200, 1, "stored\n") for c in calls)
+        and sorted(c["tel"] for c in calls) == numbers,
+        f"{label}: the emulator posted {RECEIPTS_COUNT} receipts, one per SMS, each stored by the receiver "
+        "(200 'stored', first attempt)",
+        f"{len(calls)} calls; summary {posted}; first: {calls[:1]}",
+    )
+    by_statut: dict[str, list[str]] = {"0": [], "1": [], "2": []}
+    for call in sorted(calls, key=lambda c: c["tel"]):
+        by_statut.setdefault(call["statut"], []).append(call["tel"])
+    counts = {
+        "delivered": len(by_statut["0"]), "failed": len(by_statut["1"]), "expired": len(by_statut["2"]),
+        "unknown": 0, "pending": 0,
+    }  # fmt: skip
+    base = f"/api/v2/dags/{RECEIPTS_DAG}/dagRuns/{outcome.run_id}/taskInstances"
+
+    def xcom(task_id: str) -> Any:
+        value = runner.api.get(f"{base}/{task_id}/xcomEntries/return_value")["value"]
+        return json.loads(value) if isinstance(value, str) else value
+
+    summary = xcom("wait_for_receipts") if outcome.state == "success" else {}
+    got = {k: summary.get(k) for k in ("source", "total", "counts", "failed", "expired", "condition_met")}
+    want = {
+        "source": "receipts", "total": RECEIPTS_COUNT, "counts": counts, "failed": by_statut["1"],
+        "expired": by_statut["2"], "condition_met": True,
+    }  # fmt: skip
+    checks.record(
+        got == want,
+        f"{label}: the sensor's XCom holds exactly the emulator's receipts: {counts['delivered']} "
+        f"delivered, {counts['failed']} failed, {counts['expired']} expired, 0 pending, and those numbers",
+        f"got {got}",
+    )
+    follow_up = xcom("follow_up") if outcome.state == "success" else None
+    checks.record(
+        follow_up == {"failed": by_statut["1"], "expired": by_statut["2"]},
+        f"{label}: follow_up got the {counts['failed'] + counts['expired']} numbers no SMS reached",
+        f"got {follow_up}",
+    )
+    parts = [f"{counts['delivered']}/{RECEIPTS_COUNT} delivered"]
+    parts += [f"{counts[s]} {s}" for s in ("failed", "expired") if counts[s]]
+    line = f"SMS delivery: {', '.join(parts)} (receipts)"
+    run_dir = deployment.home / "logs" / f"dag_id={RECEIPTS_DAG}" / f"run_id={outcome.run_id}"
+    trigger_logs = (run_dir / "task_id=wait_for_receipts").glob("attempt=*.log.trigger.*.log")
+    trigger_text = "".join(p.read_text(errors="replace") for p in trigger_logs)
+    checks.record(line in trigger_text, f"{label}: the trigger logged {line!r}", "not in its trigger log")
+    api_log = deployment.processes.log("api-server").read_text(errors="replace")
+    # Airflow 3.1 (uvicorn) writes "GET /isendpro/dlr/REDACTED?tel=REDACTED...", 3.2+ writes
+    # "path=/isendpro/dlr/REDACTED query='tel=REDACTED...'": the same masks either way.
+    access = [line for line in api_log.splitlines() if "/isendpro/dlr/" in line]
+    masked = [line for line in access if "/isendpro/dlr/REDACTED" in line and "tel=REDACTED" in line]
+    numbers_seen = [n for n in numbers if n in api_log]
+    checks.record(
+        len(masked) == len(access) >= RECEIPTS_COUNT and not numbers_seen,
+        f"{label}: the API server's access log shows the {RECEIPTS_COUNT} callbacks with the secret and the "
+        "number masked (none of the numbers in it)",
+        f"{len(masked)} masked of {len(access)} lines; numbers seen: {numbers_seen[:3]}",
+    )
+    roots = (deployment.home / "logs", deployment.logs)
+    files = [p for root in roots for p in root.rglob("*") if p.is_file()]
+    leaking = [str(p) for p in files if DLR_SECRET.encode() in p.read_bytes()]
+    checks.record(
+        not leaking,
+        f"{label}: the receiver's secret is in none of the {len(files)} log files (API server's included)",
+        f"found in {leaking}",
+    )
     return outcome
 
 
@@ -1027,14 +1184,15 @@ def exercise(deployment: Deployment, checks: Checks, outcomes: list[Outcome]) ->
     runner = Runner(deployment, checks)
     plan = scenarios()
     say("== DAGs")
-    dag_ids = runner.wait_for_dags({s.dag_id for s in plan} | {FALLBACK_DAG})
+    dag_ids = runner.wait_for_dags({s.dag_id for s in plan} | {FALLBACK_DAG, RECEIPTS_DAG})
     runner.check_connection_form()
-    for dag_id in sorted(dag_ids - {s.dag_id for s in plan} - {FALLBACK_DAG}):
+    for dag_id in sorted(dag_ids - {s.dag_id for s in plan} - {FALLBACK_DAG, RECEIPTS_DAG}):
         say(f"   note: no scenario for {dag_id}: it must succeed; its SMS are only checked for duplicates")
         plan.append(Scenario(dag_id, dag_id, sms=None))
     for scenario in plan:
         outcomes.append(runner.run(scenario))
     outcomes.append(alert_fallback(runner))
+    outcomes.append(delivery_receipts(runner))
     say("== logs and totals")
     check_logs_for_key(deployment, outcomes, checks)
     check_api_for_key(runner.api, outcomes, checks)
