@@ -131,6 +131,16 @@ def _is_literal(value: Any) -> bool:
     return isinstance(value, (int, float, list, tuple, dt.datetime, dt.date)) or value is None
 
 
+def _literal_trackers(value: Any) -> bool:
+    """Trackers written in the DAG file, checked at parse time: not a template, not a send's result (an
+    XComArg, alone or in a list, or a dict whose details file must not be read while parsing)."""
+    if isinstance(value, str):
+        return _is_literal(value)
+    if isinstance(value, (list, tuple)):
+        return all(_literal_trackers(item) for item in value)
+    return not isinstance(value, dict) and not hasattr(value, "resolve")  # XComArg.resolve
+
+
 def _report_time(value: Any) -> dt.datetime:
     """``report_start`` as an aware datetime (a string without offset, or a date, is French time), by
     the report's own rules and errors."""
@@ -200,7 +210,7 @@ class SmsDeliverySensor(BaseSensorOperator):
             )
         if _is_literal(min_delivered_ratio):
             check_ratio(min_delivered_ratio)
-        if _is_literal(trackers) and (trackers is None or not waited_for(trackers).numbers):
+        if _literal_trackers(trackers) and (trackers is None or not waited_for(trackers).numbers):
             raise IsendproValidationError(
                 field="trackers", value=trackers, rule="names no tracker to wait for"
             )

@@ -172,6 +172,18 @@ def test_templated_values_are_checked_once_rendered(store: ReceiptStore) -> None
     )
 
 
+def test_send_results_are_read_once_resolved() -> None:
+    from airflow.sdk import DAG
+
+    from airflow_provider_isendpro.operators.sms import SendSmsOperator
+
+    with DAG("delivery_parse", schedule=None, start_date=START):
+        one = SendSmsOperator(task_id="one", recipients=["0612345678"], text="a")
+        two = SendSmsOperator(task_id="two", recipients=["0698765432"], text="b")
+        op = SmsDeliverySensor(task_id="delivery", trackers=[one.output, two.output, "trkA1"])
+    assert op.upstream_task_ids == {"one", "two"}
+
+
 def test_defaults() -> None:
     op = SmsDeliverySensor(task_id="d", trackers=["trkA1"])
     assert (op.deferrable, op.source, op.report_interval, op.poll_interval) == (True, "auto", 900.0, 60.0)
