@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_isendpro.notifications import planning
 from airflow_provider_isendpro.notifications.delivery import AlertDelivery
-from airflow_provider_isendpro.notifications.fallback import refused_every
+from airflow_provider_isendpro.notifications.fallback import AlertOutcome, refused_every
 from airflow_provider_isendpro.notifications.marker import AlertMarker
 from airflow_provider_isendpro.notifications.throttle import ThrottleGate
 
@@ -69,15 +69,19 @@ def delivery_for(notifier: IsendproNotifier) -> AlertDelivery:
     )  # fmt: skip
 
 
-def deliver_sync(notifier: IsendproNotifier, event: AlertEvent) -> str | None:
-    """Plan, claim, admit, send and record the alert on the blocking client."""
+def deliver_sync(notifier: IsendproNotifier, event: AlertEvent, outcome: AlertOutcome) -> str | None:
+    """Check the credit, plan, claim, admit, send and record the alert on the blocking client."""
     from airflow_provider_isendpro.hooks.isendpro import IsendproHook
 
+    conn_id = str(notifier.isendpro_conn_id)
+    watch = notifier.credit_watch
+    if watch is not None:
+        outcome.low_credit = watch.check_sync(conn_id, notifier.log)
     storage = alert_storage(notifier)
-    hook = IsendproHook(str(notifier.isendpro_conn_id))
+    hook = IsendproHook(conn_id)
     try:
         default_sender = hook.default_sender if notifier.sender in (None, "") else None
-        plan = planning.plan(notifier, event, default_sender)
+        plan = planning.plan(notifier, event, default_sender, _note(outcome))
         marker = marker_for(notifier, storage, event, plan)
         if marker is not None and not marker.claim(plan):
             return None
@@ -96,22 +100,27 @@ def deliver_sync(notifier: IsendproNotifier, event: AlertEvent) -> str | None:
                 delivery.release(gate, admissions)
             results.append((part, result))
         delivery.settle(marker, plan, results)
+        outcome.sent = any(result.accepted for _, result in results)
         return refused_every(results)
     finally:
         hook.close()
 
 
-async def deliver_async(notifier: IsendproNotifier, event: AlertEvent) -> str | None:
+async def deliver_async(notifier: IsendproNotifier, event: AlertEvent, outcome: AlertOutcome) -> str | None:
     """:func:`deliver_sync` on the async client, storage calls in threads."""
     from airflow_provider_isendpro.hooks.isendpro import IsendproHook
     from airflow_provider_isendpro.notifications.context import async_default_sender
 
+    conn_id = str(notifier.isendpro_conn_id)
+    watch = notifier.credit_watch
+    if watch is not None:
+        outcome.low_credit = await watch.check_async(conn_id, notifier.log)
     storage = alert_storage(notifier)
-    hook = IsendproHook(str(notifier.isendpro_conn_id))
+    hook = IsendproHook(conn_id)
     default_sender = None
     if notifier.sender in (None, ""):
-        default_sender = await async_default_sender(str(notifier.isendpro_conn_id))
-    plan = planning.plan(notifier, event, default_sender)
+        default_sender = await async_default_sender(conn_id)
+    plan = planning.plan(notifier, event, default_sender, _note(outcome))
     marker = marker_for(notifier, storage, event, plan)
     # Marker and throttle storage is file or object-storage I/O: keep it off the triggerer's loop.
     if marker is not None and not await asyncio.to_thread(marker.claim, plan):
@@ -132,4 +141,9 @@ async def deliver_async(notifier: IsendproNotifier, event: AlertEvent) -> str | 
                 await asyncio.to_thread(delivery.release, gate, admissions)
             results.append((part, result))
     await asyncio.to_thread(delivery.settle, marker, plan, results)
+    outcome.sent = any(result.accepted for _, result in results)
     return refused_every(results)
+
+
+def _note(outcome: AlertOutcome) -> tuple[str, ...]:
+    return outcome.low_credit.forms if outcome.low_credit is not None else ()

@@ -20,6 +20,7 @@ from airflow_provider_isendpro.notifications.text import (
     default_alert_text,
     redact,
     split_recipients,
+    with_note,
     with_summary,
 )
 from airflow_provider_isendpro.notifications.throttle import summary_forms
@@ -68,15 +69,19 @@ def sender(notifier: IsendproNotifier, default: str | None) -> str | None:
         return None
 
 
-def plan(notifier: IsendproNotifier, event: AlertEvent, default_sender: str | None) -> AlertPlan:
-    """The alert to every number, without any held-back summary (what de-duplication tracks)."""
+def plan(
+    notifier: IsendproNotifier, event: AlertEvent, default_sender: str | None, note: Sequence[str] = ()
+) -> AlertPlan:
+    """The alert to every number, without any held-back summary (what de-duplication tracks).
+
+    ``note``: the alert's last words when the credit is low (its forms, longest first)."""
     found = numbers(notifier)
     chosen = sender(notifier, default_sender)
     key = event.dedupe_key([n.wire for n in found]) if notifier.dedupe else None
-    body = text(notifier, event, found, chosen, ())
+    body = text(notifier, event, found, chosen, (), note=note)
     label = key or hashlib.sha256(body.encode()).hexdigest()[:32]
     trackers = [f"alert{label[:24]}{i:02d}" for i in range(len(found))]
-    return AlertPlan(numbers=found, text=body, sender=chosen, trackers=trackers, key=key)
+    return AlertPlan(numbers=found, text=body, sender=chosen, trackers=trackers, key=key, note=tuple(note))
 
 
 def text(
@@ -85,8 +90,11 @@ def text(
     found: list[PhoneNumber],
     chosen_sender: str | None,
     held: Sequence[str],
+    *,
+    note: Sequence[str] = (),
 ) -> str:
-    """The alert's text for these numbers: the default or the user's, sendable and fitted."""
+    """The alert's text for these numbers: the default or the user's, sendable and fitted, with the
+    throttle's ``held`` summary and then the ``note`` (see :func:`~.text.with_note`) when they fit."""
     from airflow_provider_isendpro.sms.fit import fit_message, make_sendable
 
     stop_suffix = chosen_sender is not None and not notifier.nostop
@@ -95,13 +103,19 @@ def text(
     if notifier.text is None or not str(notifier.text).strip():
         return default_alert_text(
             event, max_segments=segments, stop_suffix=stop_suffix, gsm_only=gsm_only,
-            include_link=notifier.include_link, held=held,
+            include_link=notifier.include_link, held=held, note=note,
         )  # fmt: skip
     body = make_sendable(redact(str(notifier.text)), gsm_only=gsm_only)
-    if held:
-        keep = min(len(body), MIN_DETAIL_WITH_LINK)
-        return with_summary(body, held, keep=keep, max_segments=segments, stop_suffix=stop_suffix)
-    return fit_message(body, max_segments=segments, stop_suffix=stop_suffix)
+    keep = min(len(body), MIN_DETAIL_WITH_LINK)
+
+    def build(tail: str) -> str:
+        if held:
+            return with_summary(
+                body, held, keep=keep, max_segments=segments, stop_suffix=stop_suffix, tail=tail
+            )
+        return fit_message(body, max_segments=segments, stop_suffix=stop_suffix, suffix=tail)
+
+    return with_note(build, note, body[:keep])
 
 
 def should_skip(notifier: IsendproNotifier, event: AlertEvent) -> bool:
@@ -134,10 +148,15 @@ def groups(
             (
                 AlertPlan(
                     numbers=members,
-                    text=text(notifier, event, members, full.sender, forms) if forms else full.text,
+                    text=(
+                        text(notifier, event, members, full.sender, forms, note=full.note)
+                        if forms
+                        else full.text
+                    ),
                     sender=full.sender,
                     trackers=[full.trackers[i] for i in indexes],
                     key=full.key,
+                    note=full.note,
                 ),
                 [admissions[i] for i in indexes],
             )

@@ -25,6 +25,11 @@ from airflow.sdk import BaseNotifier
 
 from airflow_provider_isendpro.errors import IsendproValidationError
 from airflow_provider_isendpro.notifications import planning
+from airflow_provider_isendpro.notifications.credit import (
+    DEFAULT_CREDIT_CACHE,
+    DEFAULT_CREDIT_TIMEOUT,
+    CreditWatch,
+)
 from airflow_provider_isendpro.notifications.dispatch import deliver_async, deliver_sync, delivery_for
 from airflow_provider_isendpro.notifications.event import (
     AlertEvent,
@@ -36,6 +41,7 @@ from airflow_provider_isendpro.notifications.event import (
 from airflow_provider_isendpro.notifications.fallback import (
     NOT_BUILT,
     AlertNotBuilt,
+    AlertOutcome,
     acall_fallbacks,
     call_fallbacks,
     check_fallbacks,
@@ -106,8 +112,20 @@ class IsendproNotifier(BaseNotifier):
     :param fallback: a notifier (any Airflow notifier, e.g. the SMTP provider's, or a second
         ``IsendproNotifier`` on another connection), a callable taking the context, or a list of them:
         called with the same context when the SMS could not go (see
-        :mod:`~airflow_provider_isendpro.notifications.fallback`). Never raises into Airflow.
+        :mod:`~airflow_provider_isendpro.notifications.fallback`). Never raises into Airflow. In a
+        Deadline Alert's ``AsyncCallback`` kwargs (stored as JSON) give its JSON form: an import path or
+        ``{"path": "module.Class", "kwargs": {...}}``; an object there fails the DAG's serialisation.
     :param fallback_on_unknown: call the fallbacks also when the SMS is in doubt (sent, no answer).
+    :param min_credit: warn below this credit, in euros (as :class:`~airflow_provider_isendpro.sensors.
+        credit.CreditSensor`'s): when the account's credit is below it, the alert's last words say so
+        (``Credit low: 3.20 EUR left (min 10.00 EUR)``, fitted to ``max_segments``, left out rather than
+        cut the headline) and the fallbacks are told too, even though the SMS went out. See
+        :mod:`~airflow_provider_isendpro.notifications.credit`. Default None: the credit is not read.
+    :param min_sms: the same threshold in SMS to France (iSendPro's estimate); one of the two at most.
+    :param credit_timeout: seconds the credit read may take (default 2): past it, or on any error, the
+        alert goes out without the check (logged at WARNING).
+    :param credit_cache: how long this process reuses a credit read (or its failure), per connection
+        (``"5m"`` by default, a duration as for ``throttle``, 0 to read every time).
     :param timezone: the zone of the failure's time in the default text (``"Europe/Paris"`` gives
         ``2026-12-07 16:05 CET``); the time is the task's end (the run's for DAG callbacks, the deadline
         for Deadline Alerts), else the time of the callback. Default ``"UTC"``.
@@ -137,6 +155,10 @@ class IsendproNotifier(BaseNotifier):
         timezone: str | dt.tzinfo = "UTC",
         fallback: Any = None,
         fallback_on_unknown: bool = False,
+        min_credit: float | None = None,
+        min_sms: int | None = None,
+        credit_timeout: float = DEFAULT_CREDIT_TIMEOUT,
+        credit_cache: str | dt.timedelta | float = DEFAULT_CREDIT_CACHE,
         **kwargs: Any,
     ) -> None:
         from airflow_provider_isendpro.sms import ISENDPRO_MAX_SEGMENTS
@@ -174,6 +196,11 @@ class IsendproNotifier(BaseNotifier):
         self.zone = alert_zone(timezone)
         self.fallback = check_fallbacks(fallback)
         self.fallback_on_unknown = fallback_on_unknown
+        self.min_credit = min_credit
+        self.min_sms = min_sms
+        self.credit_timeout = credit_timeout
+        self.credit_cache = credit_cache
+        self.credit_watch = CreditWatch.build(min_credit, min_sms, credit_timeout, credit_cache)
         super().__init__(**kwargs)
 
     # -- entry points -----------------------------------------------------------------------------------
@@ -192,49 +219,56 @@ class IsendproNotifier(BaseNotifier):
         return self.async_notify(self.context).__await__()
 
     def notify(self, context: Context) -> None:
-        """Render, fit and send the alert (blocking); the fallbacks when it did not go. Never raises."""
+        """Render, fit and send the alert (blocking); the fallbacks when it did not go (or the credit is
+        low). Never raises."""
+        outcome = AlertOutcome()
         try:
-            failure = self._send_sync(context)
+            outcome.failure = self._send_sync(context, outcome)
         except AlertNotBuilt:
-            failure = NOT_BUILT
+            outcome.failure = NOT_BUILT
         except Exception as exc:  # rendering or context problems: nothing was sent
-            failure = self._failed(exc)
-        if failure is not None and self.fallback:
-            call_fallbacks(self.fallback, context, failure, self.log)
+            outcome.failure = self._failed(exc)
+        reason = outcome.reason
+        if reason is not None and self.fallback:
+            call_fallbacks(self.fallback, outcome.context_for(context), reason, self.log, sent=outcome.sent)
 
     async def async_notify(self, context: Context) -> None:
         """The same as :meth:`notify` on the async client, for the triggerer. Never raises."""
+        outcome = AlertOutcome()
         try:
-            failure = await self._send_async(context)
+            outcome.failure = await self._send_async(context, outcome)
         except AlertNotBuilt:
-            failure = NOT_BUILT
+            outcome.failure = NOT_BUILT
         except Exception as exc:
-            failure = self._failed(exc)
-        if failure is not None and self.fallback:
-            await acall_fallbacks(self.fallback, context, failure, self.log)
+            outcome.failure = self._failed(exc)
+        reason = outcome.reason
+        if reason is not None and self.fallback:
+            await acall_fallbacks(
+                self.fallback, outcome.context_for(context), reason, self.log, sent=outcome.sent
+            )
 
     # -- sending (rendering: rendering.py, planning: planning.py, the rest: dispatch.py) ------------------
 
-    def _send_sync(self, context: Context) -> str | None:
+    def _send_sync(self, context: Context, outcome: AlertOutcome) -> str | None:
         """Why the alert did not go (for the fallbacks), or None."""
         rendered, ctx = render(self, context)
         event = describe_event(ctx, self.zone)
         if planning.should_skip(rendered, event):
             return None
         try:
-            return deliver_sync(rendered, event)
+            return deliver_sync(rendered, event, outcome)
         except AlertNotBuilt:
             return NOT_BUILT
         except Exception as exc:
             return rendered._failed(exc)
 
-    async def _send_async(self, context: Context) -> str | None:
+    async def _send_async(self, context: Context, outcome: AlertOutcome) -> str | None:
         rendered, ctx = render(self, context)
         event = describe_event(ctx, self.zone)
         if planning.should_skip(rendered, event):
             return None
         try:
-            return await deliver_async(rendered, event)
+            return await deliver_async(rendered, event, outcome)
         except AlertNotBuilt:
             return NOT_BUILT
         except Exception as exc:
