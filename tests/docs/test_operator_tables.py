@@ -17,6 +17,7 @@ TABLES = {
     "## `SendSmsOperator`": "airflow_provider_isendpro.operators.sms.SendSmsOperator",
     "## `HlrLookupOperator`": "airflow_provider_isendpro.operators.hlr.HlrLookupOperator",
     "## `CreditSensor`": "airflow_provider_isendpro.sensors.credit.CreditSensor",
+    "## `SmsDeliverySensor`": "airflow_provider_isendpro.sensors.delivery.SmsDeliverySensor",
     "## `CampaignReportOperator`": "airflow_provider_isendpro.operators.reports.CampaignReportOperator",
     "## `IsendproNotifier` (SMS alerts)": "airflow_provider_isendpro.notifications.sms.IsendproNotifier",
 }
