@@ -77,9 +77,11 @@ e2e-celery: install
 	timeout -k 30 960 $(PY) e2e/run_celery.py
 
 # The long bad-input fuzz run (issue 7): 100,000 Hypothesis examples over every operator's validation,
-# with the seed of the measured run in docs (docs/reliability.md), two processes. About 8 min.
+# with the seed of the measured run in docs (docs/reliability.md), two processes. About 8 min. Then the
+# delivery-receipt receiver's fuzz (docs/receipts.md): 3,000 requests, under a minute.
 fuzz: install
 	$(PY) bench/fuzz.py --examples 100000 --seed 7 --jobs 2
+	$(PY) bench/fuzz_receipts.py --examples 3000 --seed 7
 
 # The support matrix (.ci/matrix.py, ROWS): a venv per row under .matrix/ from the row's lock. Airflow 3.3:
 # the whole suite on Python 3.11 (the pinned row, read from `make pytest`'s report: run `make test` first)
