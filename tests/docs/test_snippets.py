@@ -71,6 +71,8 @@ EXPECTATIONS: dict[str, Expect] = {
         sms=[("0612345678", "Bravo, vous avez gagné !", "ACME")],
         xcoms={"text_the_winner": {"accepted": 1, "rejected": []}},
     ),
+    # docs/receipts.md: the maintenance DAG purges receipts older than 30 days (none in a fresh ledger)
+    "receipts-purge": Expect(sms=[], xcoms={"purge_receipts": 0}),
 }
 #: Named blocks that define no DAG, and the test that uses them.
 NAMED_ELSEWHERE = {
