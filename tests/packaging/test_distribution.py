@@ -84,6 +84,11 @@ def test_wheel_metadata(dist: Dist) -> None:
         in entry_points
     )
     assert "[pytest11]\nisendpro = airflow_provider_isendpro.testing.pytest_plugin" in entry_points
+    # the delivery-receipt receiver: Airflow loads a provider's listed plugins only without lazy discovery
+    assert (
+        "[airflow.plugins]\nisendpro_receipts = "
+        "airflow_provider_isendpro.receipts.plugin:IsendproReceiptsPlugin" in entry_points
+    )
 
 
 def test_long_description_is_the_readme_with_absolute_links(dist: Dist) -> None:
