@@ -156,8 +156,13 @@ def _check_shared_storage() -> None:
         return
     from airflow_provider_isendpro.sending.location import remote_executors, resolve_ledger
 
-    location = resolve_ledger()
-    if location.is_local and not location.declared_shared and remote_executors():
+    try:
+        location = resolve_ledger()
+        remote = location.is_local and not location.declared_shared and remote_executors()
+    except Exception as exc:  # advisory only: a bad setting here must not cost the receipt
+        log.warning("iSendPro receipts: could not check where receipts are stored (%s)", exc)
+        return
+    if remote:
         log.error(
             "iSendPro receipts: stored on this API server's local disk (%s, from %s) while [core] executor "
             "= %s runs tasks on other machines, which will not see them. Set [isendpro] ledger_path to "
@@ -267,6 +272,11 @@ async def receive_receipt(request: Request) -> Response:
         or len(candidate) > MAX_SECRET_CHARS
         or not hmac.compare_digest(candidate.encode("utf-8", "replace"), secret.encode())
     ):
+        if secret is not None:  # (none configured: said once at ERROR already)
+            log.info(
+                "iSendPro receipts: refused a callback from %s: wrong or missing secret (404); check the "
+                "DLR URL in iSendPro's customer area", (request.scope.get("client") or ("unknown",))[0],
+            )  # fmt: skip
         return _plain(404, NOT_FOUND)
     try:
         fmt = ReceiptFormat.from_config()

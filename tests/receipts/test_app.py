@@ -337,3 +337,13 @@ def test_local_receipts_under_a_remote_executor_are_said_once(
         "[isendpro] ledger_path to shared storage (s3://...) or declare a shared volume with "
         "[isendpro] ledger_is_shared = True"
     ]
+
+
+def test_a_wrong_secret_is_logged_without_the_secret_tried(client: Any, ledger: Path, caplog: Any) -> None:
+    tried = "FAKE-dlr-secret-0123456789abcdeX"
+    assert client.get(dlr_path(tried), params=VALID).status_code == 404
+    assert client.get("/isendpro/nothing-here").status_code == 404  # not the receiver: not logged
+    assert [r.getMessage() for r in caplog.records if r.name == "airflow_provider_isendpro.receipts"] == [
+        "iSendPro receipts: refused a callback from 203.0.113.7: wrong or missing secret (404); check the DLR "
+        "URL in iSendPro's customer area"
+    ]
