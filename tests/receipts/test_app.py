@@ -340,10 +340,12 @@ def test_local_receipts_under_a_remote_executor_are_said_once(
 
 
 def test_a_wrong_secret_is_logged_without_the_secret_tried(client: Any, ledger: Path, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="airflow_provider_isendpro.receipts")
     tried = "FAKE-dlr-secret-0123456789abcdeX"
     assert client.get(dlr_path(tried), params=VALID).status_code == 404
     assert client.get("/isendpro/nothing-here").status_code == 404  # not the receiver: not logged
     assert [r.getMessage() for r in caplog.records if r.name == "airflow_provider_isendpro.receipts"] == [
-        "iSendPro receipts: refused a callback from 203.0.113.7: wrong or missing secret (404); check the DLR "
-        "URL in iSendPro's customer area"
+        "iSendPro receipts: refused a callback from 203.0.113.7: wrong or missing secret (404); check "
+        "the DLR URL in iSendPro's customer area"
     ]
+    assert tried not in caplog.text
