@@ -101,6 +101,7 @@ def deliver_sync(notifier: IsendproNotifier, event: AlertEvent, outcome: AlertOu
             results.append((part, result))
         delivery.settle(marker, plan, results)
         outcome.sent = any(result.accepted for _, result in results)
+        journal(notifier, storage, event, results)
         return refused_every(results)
     finally:
         hook.close()
@@ -142,7 +143,25 @@ async def deliver_async(notifier: IsendproNotifier, event: AlertEvent, outcome: 
             results.append((part, result))
     await asyncio.to_thread(delivery.settle, marker, plan, results)
     outcome.sent = any(result.accepted for _, result in results)
+    await asyncio.to_thread(journal, notifier, storage, event, results)
     return refused_every(results)
+
+
+def journal(
+    notifier: IsendproNotifier,
+    storage: AlertStorage | None,
+    event: AlertEvent,
+    results: list[tuple[AlertPlan, SendResult]],
+) -> None:
+    """Record the trackers of each accepted send, for the digest's delivery report (see
+    :mod:`~airflow_provider_isendpro.notifications.journal`); nothing without storage."""
+    if storage is None or not any(result.accepted for _, result in results):
+        return
+    from airflow_provider_isendpro.notifications.journal import journal_root, record_sent
+
+    store = storage.open(journal_root(storage.location), [event.dag_id])
+    for part, result in results:
+        record_sent(store, event, part, result, notifier.log)
 
 
 def _note(outcome: AlertOutcome) -> tuple[str, ...]:

@@ -80,7 +80,9 @@ def test_digest_refuses_a_local_ledger_under_a_remote_executor(
 def test_operator_declaration() -> None:
     op = IsendproAlertDigestOperator(task_id="digest", to=ONCALL)
     assert op.trigger_rule == "all_done"
-    assert tuple(op.template_fields) == ("to", "throttle_scope", "scope_dag_id", "isendpro_conn_id")
+    assert tuple(op.template_fields) == (
+        "to", "throttle_scope", "scope_dag_id", "isendpro_conn_id", "escalate_to",
+    )  # fmt: skip
     with pytest.raises(Exception, match="throttle_scope"):
         IsendproAlertDigestOperator(task_id="d2", to=ONCALL, throttle_scope="")
 
