@@ -24,6 +24,7 @@ is called: ``{"sms_sent": bool, "reason": str, "low_credit": str or None}``.
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -120,7 +121,8 @@ def resolve_fallback(item: Any) -> Any:
     :raises ImportError: the path does not import (raised when the fallback is called: logged, never
         into Airflow)."""
     if callable(item):
-        return item
+        # A notifier renders its templates onto itself: a copy keeps the next alert's from reading the first's.
+        return copy.copy(item) if hasattr(item, "render_template_fields") else item
     import importlib
 
     path, kwargs = (item, None) if isinstance(item, str) else (item["path"], item.get("kwargs"))

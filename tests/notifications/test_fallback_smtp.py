@@ -182,6 +182,18 @@ def test_sms_refused_goes_out_by_email(
     assert done == "iSendPro alert fallback SmtpNotifier done"
 
 
+def test_one_notifier_emails_each_alert_with_its_own_text(
+    isendpro_emulator: IsendproEmulator, inbox: Inbox
+) -> None:
+    """One notifier object fires for several tasks (dag.test() with retries, the DAG processor): Airflow's
+    notifier renders its templates onto itself, so the fallback is called on a copy each time."""
+    isendpro_emulator.credit = 0.0
+    notifier = IsendproNotifier(to=ONCALL, fallback=mailer())
+    notifier(task_context(ERROR))
+    notifier(task_context(ERROR, task_id="report", try_number=2))
+    assert inbox.mails == [the_mail(), the_mail(task_id="report", try_number=2)]
+
+
 def test_in_doubt_is_not_emailed_by_default_the_sms_arrived(
     isendpro_emulator: IsendproEmulator, inbox: Inbox
 ) -> None:
