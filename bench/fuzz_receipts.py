@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k}={v:,}" for k, v in refused.items())
         + ")"
     )
+    if outcomes["unsendable"]:
+        say(f"  unsendable: {outcomes['unsendable']:,} (URL over httpx's 65,536 characters: not sent)")
     say(f"  failures:   {outcomes['FAILED']:,}")
     for failure in failures:
         say(f"  {failure}")

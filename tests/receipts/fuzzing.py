@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import httpx
 from hypothesis import strategies as st
 
 from airflow_provider_isendpro.receipts.model import NUMBER_PATTERN, RAW_STATUS_PATTERN, TRACKER_PATTERN
@@ -264,7 +265,10 @@ def check(env: ReceiverEnv, case: ReceiverCase) -> str:
     os.environ["AIRFLOW__ISENDPRO__DLR_METHOD"] = case.configured_method
     before = env.journal_bytes()
     logged = len(env.log.lines)
-    answer = env.send(case)
+    try:
+        answer = env.send(case)
+    except httpx.InvalidURL:  # over httpx's 65,536 characters: no server would take it either
+        return "unsendable"
     status, text = answer.status_code, answer.text
     assert env.log in logging.getLogger().handlers, "log lines are no longer collected"
     assert status < 500, f"{status} {text!r}"
@@ -272,7 +276,10 @@ def check(env: ReceiverEnv, case: ReceiverCase) -> str:
     for line in env.log.lines[logged:]:
         assert SECRET not in line and SECRET[:20] not in line, f"the secret is in a log line: {line[:200]!r}"
     if case.label == WRONG_SECRET:
-        assert (status, text) == (404, "" if case.method == "HEAD" else "Not Found\n"), (status, text)
+        # (a path the test's root cannot route to the mount, e.g. with a newline, gets the root's own
+        # "Not Found": that request never reached the receiver)
+        expected = {""} if case.method == "HEAD" else {"Not Found\n", "Not Found"}
+        assert status == 404 and text in expected, (status, text)
     elif case.label == WRONG_METHOD:
         assert status == 405, (status, text)
     elif case.label == VALID:
