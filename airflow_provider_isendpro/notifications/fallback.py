@@ -121,7 +121,7 @@ def resolve_fallback(item: Any) -> Any:
     :raises ImportError: the path does not import (raised when the fallback is called: logged, never
         into Airflow)."""
     if callable(item):
-        # A notifier renders its templates onto itself: a copy keeps the next alert's from reading the first's.
+        # A notifier renders its templates onto itself: on a copy, the next alert does not read the first's.
         return copy.copy(item) if hasattr(item, "render_template_fields") else item
     import importlib
 
