@@ -10,16 +10,16 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_isendpro.errors import IsendproResponseError, IsendproValidationError
+from airflow_provider_isendpro.sending.results import is_remote, result_rows
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,16 +27,10 @@ if TYPE_CHECKING:
 #: Header names (lower case) tried, in order, when the column is not given explicitly.
 TRACKER_COLUMNS = ("tracker", "trackeur", "id_tracker")
 STATUS_COLUMNS = ("statut", "status", "etat", "état", "statut_dlr", "dlr")
-_TRACKER_SPLIT = re.compile(r"[,;\s]+")
 
 
 # --------------------------------------------------------------------------------------------------
 # Destinations: a local path, or an object-storage URL written through a local temporary file
-
-
-def is_remote(destination: str) -> bool:
-    """True for an object-storage URL (``s3://…``); ``file://`` URLs and plain paths are local."""
-    return "://" in destination and not destination.startswith("file://")
 
 
 class StagedDownload:
@@ -114,55 +108,10 @@ def tracker_list(value: Any) -> list[str] | None:
     if value is None:
         return None
     found: dict[str, None] = {}
-    for tracker in _trackers(value):
-        if tracker:
-            found.setdefault(tracker, None)
+    for row in result_rows(value):
+        if row.get("tracker"):
+            found.setdefault(str(row["tracker"]), None)
     return list(found)
-
-
-def _trackers(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield from (t for t in _TRACKER_SPLIT.split(value.strip()) if t)
-    elif isinstance(value, dict):
-        if "tracker" in value:
-            if value["tracker"] is not None:
-                yield str(value["tracker"])
-        elif "trackers" in value:
-            yield from _trackers(value["trackers"])
-        elif isinstance(value.get("recipients"), list):
-            yield from _trackers(value["recipients"])
-        elif value.get("details_path"):
-            yield from _details_trackers(str(value["details_path"]))
-        else:
-            raise IsendproValidationError(
-                field="trackers",
-                value=value,
-                rule="a dict must be a send result (with 'recipients' or 'details_path'), hold "
-                "'trackers', or be a row with 'tracker'",
-            )
-    elif isinstance(value, Iterable):
-        for item in value:
-            yield from _trackers(item)
-    else:
-        raise IsendproValidationError(
-            field="trackers", value=value, rule="must be a list of trackers or a send task's result"
-        )
-
-
-def _details_trackers(path: str) -> Iterator[str]:
-    """Trackers from a send's per-recipient JSON-lines file (written when the send was large)."""
-    if is_remote(path):
-        from airflow.sdk import ObjectStoragePath
-
-        lines: Iterable[str] = ObjectStoragePath(path).read_text().splitlines()
-    else:
-        with open(path.removeprefix("file://"), encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    for line in lines:
-        if line.strip():
-            tracker = json.loads(line).get("tracker")
-            if tracker:
-                yield str(tracker)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import tempfile
 from collections import Counter
 from typing import IO, Any
 
+from airflow_provider_isendpro.sending.results import is_remote
+
 #: Every bucket a recipient can end in. Their counts add up to ``input``. ``not_sent``: the send stopped
 #: before this recipient (an error such as an authentication failure, a newer try taking over, the
 #: rejection ratio); each such row gives the reason.
@@ -84,7 +86,7 @@ class SendReport:
             return None
         self._spool.flush()
         self._spool.seek(0)
-        if "://" in destination and not destination.startswith("file://"):
+        if is_remote(destination):
             from airflow.sdk import ObjectStoragePath
 
             target = ObjectStoragePath(destination, conn_id=conn_id)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -26,6 +24,7 @@ from airflow_provider_isendpro.receipts.progress import (
     summarise,
     verdict,
 )
+from airflow_provider_isendpro.sending.results import result_rows
 from airflow_provider_isendpro.triggers import delivery as _trigger
 from airflow_provider_isendpro.triggers.delivery import (
     SmsDeliveryTrigger,
@@ -51,7 +50,6 @@ REPORT_START_MARGIN = dt.timedelta(minutes=5)
 #: down), and then no summary is known.
 DEFER_GRACE = dt.timedelta(minutes=10)
 XCOM_KEY = "delivery_report"
-_TRACKER_SPLIT = re.compile(r"[,;\s]+")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -65,7 +63,7 @@ def waited_for(value: Any) -> Targets:
     from airflow_provider_isendpro.receipts.model import TRACKER_PATTERN
 
     targets = Targets()
-    for row in _rows(value):
+    for row in result_rows(value, refuse_dry_run=True):
         tracker = row.get("tracker")
         if tracker is not None and TRACKER_PATTERN.fullmatch(str(tracker)) is None:
             raise IsendproValidationError(
@@ -73,55 +71,6 @@ def waited_for(value: Any) -> Targets:
             )
         targets.add_row(row)
     return targets
-
-
-def _rows(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, str):
-        yield from ({"tracker": t} for t in _TRACKER_SPLIT.split(value.strip()) if t)
-    elif isinstance(value, dict):
-        if value.get("dry_run"):
-            raise IsendproValidationError(
-                "trackers: a dry run's result (dry_run=True) sent nothing to wait for",
-                field="trackers",
-                value=None,
-                rule="a dry run sent nothing to wait for",
-            )
-        if isinstance(value.get("recipients"), list):
-            yield from value["recipients"]
-        elif value.get("details_path"):
-            yield from _details_rows(str(value["details_path"]))
-        elif "tracker" in value:
-            yield value
-        else:
-            raise IsendproValidationError(
-                field="trackers",
-                value=value,
-                rule="a dict must be a SendSmsOperator result (with 'recipients' or 'details_path') or a "
-                "row with 'tracker'",
-            )
-    elif isinstance(value, Iterable):
-        for item in value:
-            yield from _rows(item)
-    else:
-        raise IsendproValidationError(
-            field="trackers", value=value, rule="must be a send task's result or a list of trackers"
-        )
-
-
-def _details_rows(path: str) -> Iterator[dict[str, Any]]:
-    """A large send's per-recipient rows (JSON lines at its ``details_path``)."""
-    from airflow_provider_isendpro.operators.reports import is_remote
-
-    if is_remote(path):
-        from airflow.sdk import ObjectStoragePath
-
-        text = ObjectStoragePath(path).read_text()
-    else:
-        with open(path.removeprefix("file://"), encoding="utf-8") as handle:
-            text = handle.read()
-    for line in text.splitlines():
-        if line.strip():
-            yield json.loads(line)
 
 
 def _is_literal(value: Any) -> bool:

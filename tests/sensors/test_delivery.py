@@ -137,7 +137,7 @@ RATIO_RULE = "must be a share above 0 and at most 1 (e.g. 0.95), or None to wait
             {"trackers": ["ok1", "not-ok"]},
             "trackers='not-ok': each tracker must be 1 to 49 letters or digits",
         ),
-        ({"trackers": 42}, "trackers=42: must be a send task's result or a list of trackers"),
+        ({"trackers": 42}, "trackers=42: must be a list of trackers or a send task's result"),
         (
             {"report_start": "yesterday"},
             "report_start='yesterday': must be a date or datetime like '2026-01-31 23:00'",
