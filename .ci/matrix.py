@@ -36,8 +36,9 @@ MATRIX_DIR = ROOT / ".matrix"
 README = ROOT / "README.md"
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
 
-#: What Airflow 3.1 and 3.2 rows run: the user-facing parts (client, hook, operators, sensor, trigger,
-#: notifier) and the example DAGs under dag.test(), plus provider registration.
+#: What Airflow 3.1 and 3.2 rows run: the user-facing parts (client, hook, operators, sensors, triggers,
+#: notifier, the delivery-receipt receiver on the API server) and the example DAGs under dag.test(), plus
+#: provider registration.
 CORE_TESTS = (
     "tests/client",
     "tests/hooks",
@@ -46,6 +47,7 @@ CORE_TESTS = (
     "tests/triggers",
     "tests/notifications",
     "tests/examples",
+    "tests/receipts",
     "tests/test_provider.py",
     # 200 mapped tasks under dag.test(): ~55 s on Airflow 3.3, ~440 s on 3.2; the throttle it proves is
     # Airflow-independent and runs on both 3.3 rows.
@@ -120,7 +122,8 @@ NOTES = {
     "3.2": "every feature; under `dag.test()` only, a task-failure alert lacks the error text (3.2's "
     "`dag.test()` leaves `exception` out of the callback context; workers set it)",
     "3.1": "every feature but `IsendproNotifier` as a Deadline Alert callback (Deadline Alerts arrived in "
-    "Airflow 3.2); same `dag.test()` note as 3.2",
+    "Airflow 3.2); `[isendpro] dlr_secret` from `dlr_secret_cmd`/`dlr_secret_secret` needs 3.2 (set it "
+    "directly or by environment variable); same `dag.test()` note as 3.2",
 }
 
 
@@ -152,7 +155,8 @@ def support_table() -> str:
     lines.append("")
     lines.append(
         "Python 3.11 to 3.13 are supported (`requires-python >= 3.11`); every combination above runs in CI. "
-        "Core tests: client, hook, operators, sensor, trigger, notifier (but the 200-task storm), "
+        "Core tests: client, hook, operators, sensors, triggers, notifier (but the 200-task storm), "
+        "delivery-receipt receiver, "
         "example DAGs run; smoke tests: provider "
         "registration, hook, sensor, trigger, `SendSmsOperator`, notifier, example DAGs imported. "
         "Each row installs from its lock: `constraints.txt` (3.3), `constraints/airflow-3.2.txt`, "
