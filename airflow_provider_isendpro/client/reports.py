@@ -10,10 +10,25 @@ import csv
 import io
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO
 
 from airflow_provider_isendpro.errors import IsendproResponseError
+
+#: Header names tried, in order (case-insensitively), when a column is not named explicitly.
+TRACKER_COLUMNS = ("tracker", "trackeur", "id_tracker")
+STATUS_COLUMNS = ("statut", "status", "etat", "état", "statut_dlr", "dlr")
+NUMBER_COLUMNS = ("tel", "numero", "numéro", "num", "number", "mobile", "telephone", "téléphone")
+
+
+def find_column(header: Iterable[str], wanted: str | None, candidates: Sequence[str]) -> str | None:
+    """The header name matching ``wanted`` (or else the first of ``candidates``), case-insensitively."""
+    names = {str(h).strip().lower(): h for h in header if h is not None}
+    for name in [wanted] if wanted else candidates:
+        found = names.get(name.strip().lower())
+        if found is not None:
+            return found
+    return None
 
 
 def iter_report_rows(source: str | os.PathLike[str] | IO[bytes]) -> Iterator[dict[str, str]]:

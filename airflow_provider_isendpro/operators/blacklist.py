@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from airflow_provider_isendpro.sms import PhoneNumber
 
 #: Header names (lower case) tried, in order, for the number column of the downloaded blacklist.
-NUMBER_COLUMNS = ("tel", "numero", "numéro", "num", "number", "mobile", "telephone", "téléphone")
 
 
 class _BlacklistChangeOperator(BaseOperator):
@@ -225,9 +224,8 @@ class BlacklistDownloadOperator(BaseOperator):
         return result
 
     def _numbers(self, local: str) -> list[str]:
-        from airflow_provider_isendpro.client.reports import iter_report_rows
+        from airflow_provider_isendpro.client.reports import NUMBER_COLUMNS, find_column, iter_report_rows
         from airflow_provider_isendpro.errors import IsendproResponseError
-        from airflow_provider_isendpro.operators.reports import find_column
 
         numbers: list[str] = []
         column: str | None = None

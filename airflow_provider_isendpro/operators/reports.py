@@ -13,20 +13,17 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_isendpro.client.reports import STATUS_COLUMNS, TRACKER_COLUMNS, find_column
 from airflow_provider_isendpro.errors import IsendproResponseError, IsendproValidationError
 from airflow_provider_isendpro.sending.results import is_remote, result_rows
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-#: Header names (lower case) tried, in order, when the column is not given explicitly.
-TRACKER_COLUMNS = ("tracker", "trackeur", "id_tracker")
-STATUS_COLUMNS = ("statut", "status", "etat", "état", "statut_dlr", "dlr")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -85,16 +82,6 @@ def check_destination(value: Any, field: str = "destination") -> str:
             field=field, value=value, rule="must be a file path or an object-storage URL (s3://…)"
         )
     return str(value).strip()
-
-
-def find_column(header: Iterable[str], wanted: str | None, candidates: Sequence[str]) -> str | None:
-    """The header name matching ``wanted`` (or else the first of ``candidates``), case-insensitively."""
-    names = {str(h).strip().lower(): h for h in header if h is not None}
-    for name in [wanted] if wanted else candidates:
-        found = names.get(name.strip().lower())
-        if found is not None:
-            return found
-    return None
 
 
 # --------------------------------------------------------------------------------------------------

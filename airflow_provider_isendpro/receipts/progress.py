@@ -180,10 +180,6 @@ def receipt_observations(receipts: Mapping[str, Any]) -> dict[str, Observation]:
     return {tracker: (r.status, r.number) for tracker, r in receipts.items()}
 
 
-#: Header names (lower case) tried, in order, for the report's phone-number column.
-NUMBER_COLUMNS = ("tel", "numero", "numéro", "num", "number", "mobile")
-
-
 def report_observations(
     rows: Iterable[Mapping[str, Any]], wanted: Mapping[str, Any], statuses: Mapping[str, str]
 ) -> dict[str, Observation]:
@@ -196,7 +192,8 @@ def report_observations(
 
     :raises IsendproResponseError: the report has rows but no tracker or status column.
     """
-    from airflow_provider_isendpro.operators.reports import (
+    from airflow_provider_isendpro.client.reports import (
+        NUMBER_COLUMNS,
         STATUS_COLUMNS,
         TRACKER_COLUMNS,
         find_column,
