@@ -154,20 +154,20 @@ def _check_shared_storage() -> None:
     said once at ERROR (the receiver still stores them: a single-machine set-up is fine)."""
     if not once("storage"):
         return
-    from airflow_provider_isendpro.sending.location import remote_executors, resolve_ledger
+    from airflow_provider_isendpro.receipts.store import unshared_storage
 
     try:
-        location = resolve_ledger()
-        remote = location.is_local and not location.declared_shared and remote_executors()
+        unshared = unshared_storage()
     except Exception as exc:  # advisory only: a bad setting here must not cost the receipt
         log.warning("iSendPro receipts: could not check where receipts are stored (%s)", exc)
         return
-    if remote:
+    if unshared:
+        location, remote = unshared
         log.error(
             "iSendPro receipts: stored on this API server's local disk (%s, from %s) while [core] executor "
             "= %s runs tasks on other machines, which will not see them. Set [isendpro] ledger_path to "
             "shared storage (s3://...) or declare a shared volume with [isendpro] ledger_is_shared = True",
-            location.root, location.origin, ", ".join(remote_executors()),
+            location.root, location.origin, ", ".join(remote),
         )  # fmt: skip
 
 

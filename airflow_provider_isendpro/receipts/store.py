@@ -24,10 +24,14 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from airflow_provider_isendpro.receipts.config import receipts_configured
 from airflow_provider_isendpro.receipts.model import TRACKER_PATTERN, DeliveryReceipt, utc_iso
 from airflow_provider_isendpro.record_store import RecordStore, open_record_store
+
+if TYPE_CHECKING:
+    from airflow_provider_isendpro.sending.location import LedgerLocation
 
 __all__ = ["RECEIPTS_FOLDER", "ReceiptStore", "receipts_configured"]
 
@@ -51,6 +55,20 @@ def _rank(receipt: DeliveryReceipt, name: str) -> tuple[bool, str, str]:
     """Which of a tracker's receipts is its latest: a final one over an intermediate one (a ``pending``
     arriving late must not hide a ``delivered``), then the latest stored, then the name (a stable tie)."""
     return (receipt.is_final, receipt.received_at, name)
+
+
+def unshared_storage() -> tuple[LedgerLocation, list[str]] | None:
+    """The ledger location and the remote executors when receipts would sit on one machine's local disk
+    while tasks run on others; None when every component reads the same store.
+
+    The receiver on the API server and the sensor (a worker, or the triggerer) read one store: on a
+    local disk that holds only when they share the machine, which a remote executor does not promise.
+    """
+    from airflow_provider_isendpro.sending.location import remote_executors, resolve_ledger
+
+    location = resolve_ledger()
+    remote = remote_executors() if location.is_local and not location.declared_shared else []
+    return (location, remote) if remote else None
 
 
 class ReceiptStore:

@@ -73,6 +73,27 @@ def waited_for(value: Any) -> Targets:
     return targets
 
 
+def _require_shared_receipts() -> None:
+    """Refuse to wait for receipts the API server's receiver stores where this task cannot read them
+    (a local disk under a remote executor): it would wait until its timeout and report every SMS pending.
+
+    :raises IsendproConfigError: naming ``[isendpro] ledger_path`` and the executor.
+    """
+    from airflow_provider_isendpro.errors import IsendproConfigError
+    from airflow_provider_isendpro.receipts.store import unshared_storage
+
+    unshared = unshared_storage()
+    if unshared:
+        location, remote = unshared
+        raise IsendproConfigError(
+            f"SmsDeliverySensor refuses to wait for delivery receipts: they are stored on a local disk "
+            f"({location.root}, from {location.origin}) but [core] executor = {', '.join(remote)} runs this "
+            "task on another machine than the API server's receiver, so it would never see them. Set "
+            "[isendpro] ledger_path to storage every component reaches (s3://...), or declare a shared "
+            "volume with [isendpro] ledger_is_shared = True, or use source='report'"
+        )
+
+
 def _is_literal(value: Any) -> bool:
     """A value written in the DAG file (checked at parse time), not a template or an XComArg."""
     if isinstance(value, str):
@@ -194,6 +215,8 @@ class SmsDeliverySensor(BaseSensorOperator):
         start = None
         if source == "report":
             start = self._report_start(context)
+        else:
+            _require_shared_receipts()
         statuses = dict(ReceiptFormat.from_config().statuses)
         self.log.info(
             "Waiting for %d SMS (%s; %d of the send not sent) from the %s",

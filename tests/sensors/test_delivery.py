@@ -15,6 +15,7 @@ import pytest
 
 from airflow_provider_isendpro.errors import (
     IsendproAuthError,
+    IsendproConfigError,
     IsendproError,
     IsendproValidationError,
 )
@@ -275,6 +276,30 @@ def test_poke_until_every_status_is_final(store: ReceiptStore) -> None:
         expired=["0612345603"],
     )
     assert ctx["ti"].pushed == {}  # success: the summary is the return value
+
+
+def test_receipts_on_a_local_disk_under_a_remote_executor_are_refused(
+    store: ReceiptStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver stores on the API server's disk, the task runs on a Celery worker: it would wait until
+    its timeout for receipts it can never read. Refused before the first check, naming the setting;
+    a shared volume (ledger_is_shared) or the report is fine."""
+    receive(store, "trkA1", "delivered")
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    ctx = context()
+    with pytest.raises(IsendproConfigError) as exc:
+        sensor(timeout=0).execute(ctx)
+    assert str(exc.value) == (
+        f"SmsDeliverySensor refuses to wait for delivery receipts: they are stored on a local disk "
+        f"({tmp_path / 'ledger'}, from [isendpro] ledger_path) but [core] executor = CeleryExecutor runs "
+        "this task on another machine than the API server's receiver, so it would never see them. Set "
+        "[isendpro] ledger_path to storage every component reaches (s3://...), or declare a shared volume "
+        "with [isendpro] ledger_is_shared = True, or use source='report'"
+    )
+    assert ctx["ti"].pushed == {}
+    monkeypatch.setenv("AIRFLOW__ISENDPRO__LEDGER_IS_SHARED", "True")
+    with pytest.raises(AirflowSensorTimeout):
+        sensor(timeout=0).execute(ctx)  # read, and still waiting for trkB2 and trkC3
 
 
 def test_ratio_out_of_reach_fails_at_once(store: ReceiptStore) -> None:
