@@ -73,6 +73,15 @@ def waited_for(value: Any) -> Targets:
     return targets
 
 
+def _only_dry_runs(value: Any) -> bool:
+    """A dry run's result (or, mapped, a list of nothing but dry runs): nothing was sent."""
+    if isinstance(value, dict):
+        return bool(value.get("dry_run"))
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return len(value) > 0 and all(_only_dry_runs(v) for v in value)
+    return False
+
+
 def _require_shared_receipts() -> None:
     """Refuse to wait for receipts the API server's receiver stores where this task cannot read them
     (a local disk under a remote executor): it would wait until its timeout and report every SMS pending.
@@ -288,6 +297,8 @@ class SmsDeliverySensor(BaseSensorOperator):
     # -- the task -----------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
+        if _only_dry_runs(self.trackers):  # "dry run, then real": the dry run's DAG run goes through
+            raise AirflowSkipException("the send was a dry run (dry_run=True): no SMS to wait for")
         self._plan = plan = self._make_plan(context)  # rendered values: fail before any read
         self._last = None
         try:

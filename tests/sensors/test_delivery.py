@@ -581,6 +581,36 @@ def test_dag_mapped_send_then_deferred_sensor_emits_an_asset_event(
 
 
 @pytest.mark.integration
+def test_dag_dry_run_then_sensor_skips(
+    isendpro_emulator: IsendproEmulator, store: ReceiptStore, run_dag: Callable[..., Any]
+) -> None:
+    """ "Dry run, then real": with dry_run=True (mapped, fed by XCom) the send sends nothing, and the sensor
+    is skipped (so is what follows it), instead of failing the dry run's DAG run or waiting."""
+    from airflow.sdk import DAG, Asset
+
+    from airflow_provider_isendpro.operators.sms import SendSmsOperator
+
+    with DAG("delivery_dry_run", schedule=None, start_date=START, catchup=False) as dag:
+        sent = SendSmsOperator.partial(task_id="send", text="Alerte", dry_run=True).expand(
+            recipients=[["0612345678"], ["0698765432"]]
+        )
+        waited = SmsDeliverySensor(
+            task_id="delivery", trackers=sent.output, outlets=[Asset("isendpro_delivery_dry_run")]
+        )
+        waited >> SendSmsOperator(task_id="follow_up", recipients=["0612345678"], text="Bilan")
+
+    run = run_dag(dag)
+    assert task_states(run) == {
+        "send[0]": "success",
+        "send[1]": "success",
+        "delivery": "skipped",
+        "follow_up": "skipped",
+    }
+    assert isendpro_emulator.requests == []
+    assert asset_events("isendpro_delivery_dry_run") == []
+
+
+@pytest.mark.integration
 def test_dag_deferred_timeout_pushes_what_was_seen(
     isendpro_emulator: IsendproEmulator,
     store: ReceiptStore,
